@@ -1,0 +1,127 @@
+/**
+ * Configuration: command-line flags override `FLYWHEEL_*` environment variables, which override
+ * an optional `flywheel.yaml`, which overrides the defaults. Every value is checked by one schema.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { FlywheelError } from "./errors.js";
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+export const configSchema = z.object({
+  host: z.string().min(1),
+  port: z.coerce.number().int().min(0).max(65535),
+  dataDir: z.string().min(1),
+  /** `sqlite:///relative.db`, `sqlite:////absolute/path.db` or `postgresql://...`; default: SQLite in dataDir. */
+  metadataUri: z.string().min(1).optional(),
+  /** `file:///abs/dir` or a plain directory; default: `<dataDir>/artifacts`. */
+  artifactsUri: z.string().min(1).optional(),
+  logLevel: z.enum(LOG_LEVELS),
+  /** Largest JSON request body accepted, in bytes. Artifact uploads are streamed and not limited. */
+  bodyLimit: z.coerce.number().int().min(1024),
+});
+
+export type FlywheelConfig = z.infer<typeof configSchema>;
+export type ConfigInput = { [K in keyof FlywheelConfig]?: unknown };
+
+export const DEFAULTS: FlywheelConfig = {
+  host: "127.0.0.1",
+  port: 5000,
+  dataDir: "./flywheel-data",
+  logLevel: "info",
+  bodyLimit: 16 * 1024 * 1024,
+};
+
+const ENV_NAMES: Record<keyof FlywheelConfig, string> = {
+  host: "FLYWHEEL_HOST",
+  port: "FLYWHEEL_PORT",
+  dataDir: "FLYWHEEL_DATA_DIR",
+  metadataUri: "FLYWHEEL_METADATA_URI",
+  artifactsUri: "FLYWHEEL_ARTIFACTS_URI",
+  logLevel: "FLYWHEEL_LOG_LEVEL",
+  bodyLimit: "FLYWHEEL_BODY_LIMIT",
+};
+
+function fromEnv(env: NodeJS.ProcessEnv): ConfigInput {
+  const out: ConfigInput = {};
+  for (const [key, name] of Object.entries(ENV_NAMES) as [keyof FlywheelConfig, string][]) {
+    const v = env[name];
+    if (v !== undefined && v !== "") out[key] = v;
+  }
+  return out;
+}
+
+function fromYaml(file: string): ConfigInput {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new FlywheelError("FW_CONFIG_INVALID", `${file}: not valid YAML: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== "object" || Array.isArray(doc)) {
+    throw new FlywheelError("FW_CONFIG_INVALID", `${file}: the top level must be a mapping`);
+  }
+  const known = new Set(Object.keys(ENV_NAMES));
+  for (const key of Object.keys(doc)) {
+    if (!known.has(key)) {
+      throw new FlywheelError(
+        "FW_CONFIG_INVALID",
+        `${file}: unknown key '${key}' (known: ${[...known].join(", ")})`,
+      );
+    }
+  }
+  return doc as ConfigInput;
+}
+
+function dropUndefined(input: ConfigInput): ConfigInput {
+  return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
+}
+
+export interface LoadConfigOptions {
+  flags?: ConfigInput;
+  env?: NodeJS.ProcessEnv;
+  /** Path of the YAML file; default `flywheel.yaml` in `cwd` (`FLYWHEEL_CONFIG` overrides). */
+  file?: string;
+  cwd?: string;
+}
+
+/** Resolves the configuration from all sources and validates it. */
+export function loadConfig(options: LoadConfigOptions = {}): FlywheelConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const file = options.file ?? env.FLYWHEEL_CONFIG ?? join(cwd, "flywheel.yaml");
+  const yamlInput = existsSync(file) ? fromYaml(file) : {};
+  const merged = {
+    ...DEFAULTS,
+    ...dropUndefined(yamlInput),
+    ...dropUndefined(fromEnv(env)),
+    ...dropUndefined(options.flags ?? {}),
+  };
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = String(issue?.path[0] ?? "config") as keyof FlywheelConfig;
+    throw new FlywheelError(
+      "FW_CONFIG_INVALID",
+      `Invalid configuration '${key}' (flag, ${ENV_NAMES[key] ?? "env"} or flywheel.yaml): ${issue?.message ?? "invalid"}`,
+    );
+  }
+  const cfg = parsed.data;
+  return { ...cfg, dataDir: resolve(cwd, cfg.dataDir) };
+}
+
+/** The metadata store URI the config selects: explicit, or SQLite inside the data directory. */
+export function metadataUriOf(cfg: FlywheelConfig): string {
+  return cfg.metadataUri ?? `sqlite:///${join(cfg.dataDir, "flywheel.db")}`;
+}
+
+/** The artifact store URI the config selects: explicit, or a directory inside the data directory. */
+export function artifactsUriOf(cfg: FlywheelConfig): string {
+  return cfg.artifactsUri ?? pathToFileURL(join(cfg.dataDir, "artifacts")).href;
+}

@@ -1,0 +1,77 @@
+/** The Fastify app factory: one plugin per API, one error boundary, the OpenAPI document. */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { systemClock, type Clock } from "../core/clock.js";
+import { FlywheelError } from "../core/errors.js";
+import { silentLogger, type Logger } from "../core/logger.js";
+import { VERSION } from "../core/version.js";
+import type { ArtifactStore } from "../storage/artifacts/artifact-store.js";
+import type { MetadataStore } from "../storage/metadata/metadata-store.js";
+import { TrackingService } from "../tracking/tracking-service.js";
+import { installErrorHandler } from "./error-handler.js";
+import { buildOpenApi } from "./openapi.js";
+import { healthPlugin } from "./plugins/health.js";
+import { mlflowArtifactsPlugin } from "./plugins/mlflow-artifacts.js";
+import { mlflowExperimentsPlugin } from "./plugins/mlflow-experiments.js";
+import { mlflowRunsPlugin } from "./plugins/mlflow-runs.js";
+import { ApiRegistry } from "./route.js";
+
+export interface AppDeps {
+  metadata: MetadataStore;
+  artifacts: ArtifactStore;
+  logger?: Logger;
+  clock?: Clock;
+  /** Largest JSON body accepted, in bytes. */
+  bodyLimit?: number;
+}
+
+/** MLflow parses a request body as JSON whatever its Content-Type; so do we. */
+function jsonAnyContentType(app: FastifyInstance, bodyLimit: number): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "string", bodyLimit }, (_req, body, done) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
+    if (text.trim() === "") {
+      done(null, {});
+      return;
+    }
+    try {
+      done(null, JSON.parse(text));
+    } catch (e) {
+      done(new FlywheelError("FW_REQUEST_MALFORMED_JSON", `Malformed JSON request body: ${(e as Error).message}`), undefined);
+    }
+  });
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const bodyLimit = deps.bodyLimit ?? 16 * 1024 * 1024;
+  const app = Fastify({
+    loggerInstance: (deps.logger ?? silentLogger) as FastifyBaseLogger,
+    // Per-request info lines would cost more than a log-batch insert; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit,
+    // Artifact paths may be long; the router must not refuse them before our own checks run.
+    routerOptions: { maxParamLength: 4096 },
+  });
+  installErrorHandler(app);
+  const registry = new ApiRegistry();
+  const tracking = new TrackingService(deps.metadata, deps.artifacts, deps.clock ?? systemClock);
+
+  await app.register(healthPlugin({ metadata: deps.metadata, artifacts: deps.artifacts, version: VERSION }, registry));
+  for (const prefix of ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"]) {
+    const documented = prefix.startsWith("/api/") ? registry : undefined;
+    await app.register(
+      async (scope) => {
+        jsonAnyContentType(scope, bodyLimit);
+        await scope.register(mlflowExperimentsPlugin(tracking, documented));
+        await scope.register(mlflowRunsPlugin(tracking, documented));
+      },
+      { prefix },
+    );
+  }
+  for (const prefix of ["/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts"]) {
+    await app.register(mlflowArtifactsPlugin(deps.artifacts, prefix.startsWith("/api/") ? registry : undefined), { prefix });
+  }
+  let document: unknown;
+  app.get("/api/openapi.json", async () => (document ??= buildOpenApi(registry, VERSION)));
+  registry.add({ method: "GET", path: "/api/openapi.json", summary: "This OpenAPI document", tag: "Meta" });
+  return app;
+}

@@ -1,0 +1,49 @@
+/** Domain objects to MLflow's JSON (snake_case, enum names, int64 as JSON numbers). */
+import type { ArtifactEntry } from "../../storage/artifacts/artifact-store.js";
+import type { Experiment, Metric, Run, RunInfo, Tag } from "../../storage/metadata/metadata-store.js";
+import { doubleOut } from "./fields.js";
+
+const kv = (t: Tag) => ({ key: t.key, value: t.value });
+
+export function experimentJson(e: Experiment) {
+  return {
+    experiment_id: e.experimentId,
+    name: e.name,
+    artifact_location: e.artifactLocation,
+    lifecycle_stage: e.lifecycleStage,
+    last_update_time: e.lastUpdateTime,
+    creation_time: e.creationTime,
+    tags: e.tags.map(kv),
+  };
+}
+
+export function runInfoJson(i: RunInfo) {
+  return {
+    run_id: i.runId,
+    run_uuid: i.runId,
+    run_name: i.runName,
+    experiment_id: i.experimentId,
+    user_id: i.userId,
+    status: i.status,
+    start_time: i.startTime,
+    ...(i.endTime !== null ? { end_time: i.endTime } : {}),
+    artifact_uri: i.artifactUri,
+    lifecycle_stage: i.lifecycleStage,
+  };
+}
+
+export function metricJson(m: Metric) {
+  return { key: m.key, value: doubleOut(m.value), timestamp: m.timestamp, step: m.step };
+}
+
+export function runJson(r: Run) {
+  return {
+    info: runInfoJson(r.info),
+    data: { metrics: r.metrics.map(metricJson), params: r.params.map(kv), tags: r.tags.map(kv) },
+    inputs: {},
+  };
+}
+
+export function fileInfoJson(e: ArtifactEntry) {
+  return e.isDir ? { path: e.path, is_dir: true } : { path: e.path, is_dir: false, file_size: e.size ?? 0 };
+}

@@ -1,0 +1,64 @@
+/** Renders the routes collected in the ApiRegistry as an OpenAPI 3.1 document. */
+import { z } from "zod";
+import type { ApiRegistry, RouteDoc } from "./route.js";
+import { ERROR_CODES } from "../core/errors.js";
+
+type JsonSchema = Record<string, unknown>;
+
+function schemaOf(t: z.ZodType): JsonSchema {
+  return z.toJSONSchema(t, { io: "input", unrepresentable: "any" }) as JsonSchema;
+}
+
+function operation(r: RouteDoc): JsonSchema {
+  const op: JsonSchema = {
+    summary: r.summary,
+    tags: [r.tag],
+    responses: {
+      "200": { description: "Success", content: { "application/json": { schema: { type: "object" } } } },
+      "4XX": { description: "Bad input or missing resource", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+    },
+  };
+  const params: JsonSchema[] = [];
+  if (r.path.includes("{path}")) params.push({ name: "path", in: "path", required: true, schema: { type: "string" } });
+  if (r.input !== undefined) {
+    const s = schemaOf(r.input);
+    if (r.method === "GET" || r.method === "DELETE") {
+      const props = (s.properties ?? {}) as Record<string, JsonSchema>;
+      const required = new Set((s.required ?? []) as string[]);
+      for (const [name, schema] of Object.entries(props)) params.push({ name, in: "query", required: required.has(name), schema });
+    } else {
+      op.requestBody = { required: true, content: { "application/json": { schema: s } } };
+    }
+  }
+  if (r.rawBody === true) op.requestBody = { required: true, content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } };
+  if (params.length > 0) op.parameters = params;
+  return op;
+}
+
+export function buildOpenApi(registry: ApiRegistry, version: string): JsonSchema {
+  const paths: Record<string, Record<string, JsonSchema>> = {};
+  for (const r of registry.routes) {
+    const item = (paths[r.path] ??= {});
+    item[r.method.toLowerCase()] = operation(r);
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Flywheel",
+      version,
+      description:
+        "Flywheel's HTTP API. The MLflow-compatible tracking API is also served under /ajax-api/2.0/mlflow/. " +
+        `Error codes: ${Object.keys(ERROR_CODES).join(", ")}.`,
+    },
+    paths,
+    components: {
+      schemas: {
+        Error: {
+          type: "object",
+          required: ["error_code", "message"],
+          properties: { error_code: { type: "string" }, message: { type: "string" } },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,213 @@
+/** MLflow REST API 2.0: runs, params, metrics, tags, log-batch, search, metric history, artifact listing. */
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { FlywheelError } from "../../core/errors.js";
+import type { Metric } from "../../storage/metadata/metadata-store.js";
+import type { TrackingService } from "../../tracking/tracking-service.js";
+import { double, int64, keyValue, repeated, runStatus, str, viewType } from "../mlflow/fields.js";
+import { fileInfoJson, metricJson, runInfoJson, runJson } from "../mlflow/wire.js";
+import { route, type ApiRegistry } from "../route.js";
+
+/** Old clients send `run_uuid`, new ones `run_id`; some send both. */
+const runRef = { run_id: z.string().optional(), run_uuid: z.string().optional() };
+
+function runIdOf(input: { run_id?: string | undefined; run_uuid?: string | undefined }): string {
+  const id = input.run_id !== undefined && input.run_id !== "" ? input.run_id : input.run_uuid;
+  if (id === undefined || id === "") {
+    throw new FlywheelError("FW_REQUEST_INVALID_FIELD", "Invalid value for 'run_id': missing value for required parameter");
+  }
+  return id;
+}
+
+const metricInput = z.object({ key: z.string(), value: double, timestamp: int64, step: int64.optional() });
+const toMetric = (m: z.infer<typeof metricInput>): Metric => ({ key: m.key, value: m.value, timestamp: m.timestamp, step: m.step ?? 0 });
+
+export function mlflowRunsPlugin(tracking: TrackingService, registry?: ApiRegistry) {
+  return async (app: FastifyInstance): Promise<void> => {
+    const tag = "MLflow runs";
+
+    route(
+      app,
+      registry,
+      {
+        methods: ["POST"],
+        url: "/runs/create",
+        summary: "Create a run",
+        tag,
+        input: z.object({
+          experiment_id: str.optional(),
+          user_id: z.string().optional(),
+          run_name: z.string().optional(),
+          start_time: int64.optional(),
+          tags: z.array(keyValue).optional(),
+        }),
+      },
+      async ({ input }) => {
+        const run = await tracking.createRun({
+          ...(input.experiment_id !== undefined ? { experimentId: input.experiment_id } : {}),
+          ...(input.user_id !== undefined ? { userId: input.user_id } : {}),
+          ...(input.run_name !== undefined ? { runName: input.run_name } : {}),
+          ...(input.start_time !== undefined ? { startTime: input.start_time } : {}),
+          tags: input.tags ?? [],
+        });
+        return { run: runJson(run) };
+      },
+    );
+
+    route(app, registry, { methods: ["GET"], url: "/runs/get", summary: "Get a run with its latest metrics, params and tags", tag, input: z.object(runRef) }, async ({ input }) => ({
+      run: runJson(await tracking.getRun(runIdOf(input))),
+    }));
+
+    route(
+      app,
+      registry,
+      {
+        methods: ["POST"],
+        url: "/runs/update",
+        summary: "Update a run's status, end time or name",
+        tag,
+        input: z.object({ ...runRef, status: runStatus.optional(), end_time: int64.optional(), run_name: z.string().optional() }),
+      },
+      async ({ input }) => {
+        const info = await tracking.updateRun(runIdOf(input), {
+          ...(input.status !== undefined ? { status: input.status } : {}),
+          ...(input.end_time !== undefined ? { endTime: input.end_time } : {}),
+          ...(input.run_name !== undefined ? { runName: input.run_name } : {}),
+        });
+        return { run_info: runInfoJson(info) };
+      },
+    );
+
+    route(app, registry, { methods: ["POST"], url: "/runs/delete", summary: "Delete a run", tag, input: z.object(runRef) }, async ({ input }) => {
+      await tracking.deleteRun(runIdOf(input));
+      return {};
+    });
+
+    route(app, registry, { methods: ["POST"], url: "/runs/restore", summary: "Restore a deleted run", tag, input: z.object(runRef) }, async ({ input }) => {
+      await tracking.restoreRun(runIdOf(input));
+      return {};
+    });
+
+    route(
+      app,
+      registry,
+      { methods: ["POST"], url: "/runs/log-metric", summary: "Log one metric point", tag, input: z.object({ ...runRef, ...metricInput.shape }) },
+      async ({ input }) => {
+        await tracking.logMetric(runIdOf(input), toMetric(input));
+        return {};
+      },
+    );
+
+    route(
+      app,
+      registry,
+      { methods: ["POST"], url: "/runs/log-parameter", summary: "Log a param (immutable once logged)", tag, input: z.object({ ...runRef, key: z.string(), value: str }) },
+      async ({ input }) => {
+        await tracking.logParam(runIdOf(input), { key: input.key, value: input.value });
+        return {};
+      },
+    );
+
+    route(
+      app,
+      registry,
+      { methods: ["POST"], url: "/runs/set-tag", summary: "Set a tag on a run", tag, input: z.object({ ...runRef, key: z.string(), value: str }) },
+      async ({ input }) => {
+        await tracking.setTag(runIdOf(input), { key: input.key, value: input.value });
+        return {};
+      },
+    );
+
+    route(app, registry, { methods: ["POST"], url: "/runs/delete-tag", summary: "Delete a tag from a run", tag, input: z.object({ ...runRef, key: z.string() }) }, async ({ input }) => {
+      await tracking.deleteTag(runIdOf(input), input.key);
+      return {};
+    });
+
+    route(
+      app,
+      registry,
+      {
+        methods: ["POST"],
+        url: "/runs/log-batch",
+        summary: "Log metrics, params and tags in one atomic request",
+        tag,
+        input: z.object({
+          ...runRef,
+          metrics: z.array(metricInput).optional(),
+          params: z.array(keyValue).optional(),
+          tags: z.array(keyValue).optional(),
+        }),
+      },
+      async ({ input }) => {
+        await tracking.logBatch(runIdOf(input), {
+          metrics: (input.metrics ?? []).map(toMetric),
+          params: input.params ?? [],
+          tags: input.tags ?? [],
+        });
+        return {};
+      },
+    );
+
+    route(
+      app,
+      registry,
+      {
+        methods: ["POST"],
+        url: "/runs/search",
+        summary: "Search runs with MLflow's filter grammar",
+        tag,
+        input: z.object({
+          experiment_ids: repeated(str).optional(),
+          filter: z.string().optional(),
+          run_view_type: viewType.optional(),
+          max_results: int64.optional(),
+          order_by: repeated(z.string()).optional(),
+          page_token: z.string().optional(),
+        }),
+      },
+      async ({ input }) => {
+        const res = await tracking.searchRuns({
+          experimentIds: input.experiment_ids ?? [],
+          ...(input.filter !== undefined ? { filter: input.filter } : {}),
+          ...(input.run_view_type !== undefined ? { viewType: input.run_view_type } : {}),
+          ...(input.max_results !== undefined ? { maxResults: input.max_results } : {}),
+          ...(input.order_by !== undefined ? { orderBy: input.order_by } : {}),
+          ...(input.page_token !== undefined ? { pageToken: input.page_token } : {}),
+        });
+        return { runs: res.runs.map(runJson), ...(res.nextPageToken !== undefined ? { next_page_token: res.nextPageToken } : {}) };
+      },
+    );
+
+    route(
+      app,
+      registry,
+      {
+        methods: ["GET"],
+        url: "/metrics/get-history",
+        summary: "All points of one metric of a run, by step",
+        tag,
+        input: z.object({ ...runRef, metric_key: z.string(), max_results: int64.optional(), page_token: z.string().optional() }),
+      },
+      async ({ input }) => {
+        const res = await tracking.getMetricHistory(runIdOf(input), input.metric_key, input.max_results, input.page_token);
+        return { metrics: res.metrics.map(metricJson), ...(res.nextPageToken !== undefined ? { next_page_token: res.nextPageToken } : {}) };
+      },
+    );
+
+    route(
+      app,
+      registry,
+      {
+        methods: ["GET"],
+        url: "/artifacts/list",
+        summary: "List a run's artifacts under a path",
+        tag,
+        input: z.object({ ...runRef, path: z.string().optional(), page_token: z.string().optional() }),
+      },
+      async ({ input }) => {
+        const res = await tracking.listRunArtifacts(runIdOf(input), input.path);
+        return { root_uri: res.rootUri, files: res.files.map(fileInfoJson) };
+      },
+    );
+  };
+}

@@ -1,0 +1,36 @@
+/** Opens the configured stores, builds the app and listens: what `flywheel server` runs. */
+import { artifactsUriOf, metadataUriOf, type FlywheelConfig } from "../core/config.js";
+import { silentLogger, type Logger } from "../core/logger.js";
+import { openArtifactStore } from "../storage/artifacts/open.js";
+import { openMetadataStore } from "../storage/metadata/open.js";
+import { buildApp } from "./app.js";
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startServer(cfg: FlywheelConfig, logger: Logger = silentLogger): Promise<RunningServer> {
+  const metadata = await openMetadataStore(metadataUriOf(cfg));
+  const artifacts = await openArtifactStore(artifactsUriOf(cfg));
+  const app = await buildApp({ metadata, artifacts, logger, bodyLimit: cfg.bodyLimit });
+  try {
+    await app.listen({ host: cfg.host, port: cfg.port });
+  } catch (e) {
+    await metadata.close();
+    throw e;
+  }
+  const addr = app.server.address();
+  const port = typeof addr === "object" && addr !== null ? addr.port : cfg.port;
+  const host = cfg.host.includes(":") ? `[${cfg.host}]` : cfg.host;
+  return {
+    url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`,
+    port,
+    async close() {
+      await app.close();
+      await artifacts.close();
+      await metadata.close();
+    },
+  };
+}

@@ -1,0 +1,226 @@
+/** Run, param, tag and metric storage, one Kysely code path for SQLite and PostgreSQL. */
+import { sql, type Kysely, type Transaction } from "kysely";
+import { FlywheelError } from "../../../core/errors.js";
+import type { Batch, LifecycleStage, Metric, NewRun, Page, Run, RunInfo, RunQuery, RunUpdate, Tag } from "../metadata-store.js";
+import type { Database, MetricsTable, RunsTable } from "../schema.js";
+import { groupBy, isLater, metricRow, toMetric, toRunInfo } from "./rows.js";
+import { runFilterSql, runOrderSql } from "./search-sql.js";
+
+/** Rows per multi-row INSERT: 6 columns x 500 stays under every driver's parameter limit. */
+const CHUNK = 500;
+const RUN_NAME_TAG = "mlflow.runName";
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export class RunQueries {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(input: NewRun): Promise<Run> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto("runs")
+        .values({
+          run_uuid: input.runId,
+          name: input.runName,
+          experiment_id: Number(input.experimentId),
+          user_id: input.userId,
+          status: "RUNNING",
+          start_time: input.startTime,
+          end_time: null,
+          deleted_time: null,
+          lifecycle_stage: "active",
+          artifact_uri: input.artifactUri,
+        })
+        .execute();
+      await this.upsertTags(trx, input.runId, input.tags);
+    });
+    const run = await this.get(input.runId);
+    if (run === undefined) throw new FlywheelError("FW_INTERNAL", `Run ${input.runId} vanished after insert`);
+    return run;
+  }
+
+  async getInfo(runId: string): Promise<RunInfo | undefined> {
+    const row = await this.db.selectFrom("runs").selectAll().where("run_uuid", "=", runId).executeTakeFirst();
+    return row === undefined ? undefined : toRunInfo(row);
+  }
+
+  async get(runId: string): Promise<Run | undefined> {
+    const row = await this.db.selectFrom("runs").selectAll().where("run_uuid", "=", runId).executeTakeFirst();
+    if (row === undefined) return undefined;
+    return (await this.hydrate([row]))[0];
+  }
+
+  /** Attaches latest metrics, params and tags to run rows with three queries, whatever the count. */
+  private async hydrate(rows: RunsTable[]): Promise<Run[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.run_uuid);
+    const [metrics, params, tags] = await Promise.all([
+      this.db.selectFrom("latest_metrics").selectAll().where("run_uuid", "in", ids).orderBy("key").execute(),
+      this.db.selectFrom("params").selectAll().where("run_uuid", "in", ids).orderBy("key").execute(),
+      this.db.selectFrom("tags").selectAll().where("run_uuid", "in", ids).orderBy("key").execute(),
+    ]);
+    const m = groupBy(metrics, (r) => r.run_uuid);
+    const p = groupBy(params, (r) => r.run_uuid);
+    const t = groupBy(tags, (r) => r.run_uuid);
+    return rows.map((row) => ({
+      info: toRunInfo(row),
+      metrics: (m.get(row.run_uuid) ?? []).map(toMetric),
+      params: (p.get(row.run_uuid) ?? []).map(({ key, value }) => ({ key, value })),
+      tags: (t.get(row.run_uuid) ?? []).map(({ key, value }) => ({ key, value })),
+    }));
+  }
+
+  async update(runId: string, update: RunUpdate): Promise<RunInfo> {
+    await this.db.transaction().execute(async (trx) => {
+      const set: Partial<RunsTable> = {};
+      if (update.status !== undefined) set.status = update.status;
+      if (update.endTime !== undefined) set.end_time = update.endTime;
+      if (update.runName !== undefined) set.name = update.runName;
+      if (Object.keys(set).length > 0) await trx.updateTable("runs").set(set).where("run_uuid", "=", runId).execute();
+      if (update.runName !== undefined) await this.upsertTags(trx, runId, [{ key: RUN_NAME_TAG, value: update.runName }]);
+    });
+    const info = await this.getInfo(runId);
+    if (info === undefined) throw new FlywheelError("FW_TRACKING_RUN_NOT_FOUND", `Run with id=${runId} not found`);
+    return info;
+  }
+
+  async setLifecycle(runId: string, stage: LifecycleStage, now: number): Promise<void> {
+    await this.db
+      .updateTable("runs")
+      .set({ lifecycle_stage: stage, deleted_time: stage === "deleted" ? now : null })
+      .where("run_uuid", "=", runId)
+      .execute();
+  }
+
+  private async upsertTags(trx: Transaction<Database>, runId: string, tags: Tag[]): Promise<void> {
+    if (tags.length === 0) return;
+    for (const part of chunks(tags, CHUNK)) {
+      await trx
+        .insertInto("tags")
+        .values(part.map((t) => ({ run_uuid: runId, key: t.key, value: t.value })))
+        .onConflict((oc) => oc.columns(["run_uuid", "key"]).doUpdateSet({ value: (eb) => eb.ref("excluded.value") }))
+        .execute();
+    }
+    const named = tags.filter((t) => t.key === RUN_NAME_TAG).at(-1);
+    if (named !== undefined) await trx.updateTable("runs").set({ name: named.value }).where("run_uuid", "=", runId).execute();
+  }
+
+  async logBatch(runId: string, batch: Batch): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      if (batch.params.length > 0) await this.insertParams(trx, runId, batch.params);
+      await this.upsertTags(trx, runId, batch.tags);
+      if (batch.metrics.length > 0) await this.insertMetrics(trx, runId, batch.metrics);
+    });
+  }
+
+  private async insertParams(trx: Transaction<Database>, runId: string, params: Tag[]): Promise<void> {
+    const existing = await trx
+      .selectFrom("params")
+      .select(["key", "value"])
+      .where("run_uuid", "=", runId)
+      .where(
+        "key",
+        "in",
+        params.map((p) => p.key),
+      )
+      .execute();
+    const stored = new Map(existing.map((r) => [r.key, r.value]));
+    for (const p of params) {
+      const old = stored.get(p.key);
+      if (old !== undefined && old !== p.value) {
+        throw new FlywheelError(
+          "FW_TRACKING_PARAM_CHANGED",
+          `Changing param values is not allowed. Param with key='${p.key}' was already logged with value='${old}' for run ID='${runId}'. Attempted logging new value '${p.value}'.`,
+        );
+      }
+    }
+    const fresh = params.filter((p) => !stored.has(p.key));
+    if (fresh.length === 0) return;
+    await trx
+      .insertInto("params")
+      .values(fresh.map((p) => ({ run_uuid: runId, key: p.key, value: p.value })))
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+
+  private async insertMetrics(trx: Transaction<Database>, runId: string, metrics: Metric[]): Promise<void> {
+    const rows = metrics.map((m) => metricRow(runId, m));
+    for (const part of chunks(rows, CHUNK)) {
+      await trx.insertInto("metrics").values(part).onConflict((oc) => oc.doNothing()).execute();
+    }
+    const latest = new Map<string, MetricsTable>();
+    for (const r of rows) {
+      const cur = latest.get(r.key);
+      if (cur === undefined || isLater(r, cur)) latest.set(r.key, r);
+    }
+    for (const part of chunks([...latest.values()], CHUNK)) {
+      await trx
+        .insertInto("latest_metrics")
+        .values(part)
+        .onConflict((oc) =>
+          oc
+            .columns(["run_uuid", "key"])
+            .doUpdateSet({
+              value: (eb) => eb.ref("excluded.value"),
+              timestamp: (eb) => eb.ref("excluded.timestamp"),
+              step: (eb) => eb.ref("excluded.step"),
+              is_nan: (eb) => eb.ref("excluded.is_nan"),
+            })
+            .where(
+              sql<boolean>`excluded.step > latest_metrics.step
+                or (excluded.step = latest_metrics.step and excluded.timestamp > latest_metrics.timestamp)
+                or (excluded.step = latest_metrics.step and excluded.timestamp = latest_metrics.timestamp and excluded.value > latest_metrics.value)`,
+            ),
+        )
+        .execute();
+    }
+  }
+
+  async deleteTag(runId: string, key: string): Promise<boolean> {
+    const res = await this.db.deleteFrom("tags").where("run_uuid", "=", runId).where("key", "=", key).executeTakeFirst();
+    return Number(res.numDeletedRows) > 0;
+  }
+
+  async metricHistory(runId: string, key: string, offset: number, limit: number | undefined): Promise<Page<Metric>> {
+    let q = this.db
+      .selectFrom("metrics")
+      .select(["key", "value", "timestamp", "step", "is_nan"])
+      .where("run_uuid", "=", runId)
+      .where("key", "=", key)
+      .orderBy("step")
+      .orderBy("timestamp")
+      .orderBy("value");
+    if (limit !== undefined) q = q.limit(limit + 1);
+    else if (offset > 0) q = q.limit(Number.MAX_SAFE_INTEGER);
+    if (offset > 0) q = q.offset(offset);
+    const rows = await q.execute();
+    const more = limit !== undefined && rows.length > limit;
+    return {
+      items: (more ? rows.slice(0, limit) : rows).map(toMetric),
+      nextOffset: more && limit !== undefined ? offset + limit : undefined,
+    };
+  }
+
+  async search(q: RunQuery): Promise<Page<Run>> {
+    if (q.experimentIds.length === 0) return { items: [], nextOffset: undefined };
+    const ids = q.experimentIds.map(Number);
+    const where = [sql`r.experiment_id in (${sql.join(ids)})`, ...runFilterSql(q.filter)];
+    if (q.viewType !== "ALL") where.push(sql`r.lifecycle_stage = ${q.viewType === "ACTIVE_ONLY" ? "active" : "deleted"}`);
+    const order = runOrderSql(q.orderBy);
+    const result = await sql<RunsTable>`
+      select r.* from runs r ${sql.join(order.joins, sql` `)}
+      where ${sql.join(where, sql` and `)}
+      order by ${sql.join(order.orderBy)}
+      limit ${q.maxResults + 1} offset ${q.offset}`.execute(this.db);
+    const rows = result.rows;
+    const more = rows.length > q.maxResults;
+    return {
+      items: await this.hydrate(more ? rows.slice(0, q.maxResults) : rows),
+      nextOffset: more ? q.offset + q.maxResults : undefined,
+    };
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The MetadataStore port: durable storage of experiments, runs, params, metrics and tags.
+ * Validation lives in the tracking service; a backend implements only the storage step.
+ */
+import type { SearchFilter, OrderByClause } from "./search-types.js";
+
+export type LifecycleStage = "active" | "deleted";
+export type ViewType = "ACTIVE_ONLY" | "DELETED_ONLY" | "ALL";
+export type RunStatus = "RUNNING" | "SCHEDULED" | "FINISHED" | "FAILED" | "KILLED";
+export const RUN_STATUSES: readonly RunStatus[] = ["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"];
+
+export interface Tag {
+  key: string;
+  value: string;
+}
+export type Param = Tag;
+
+export interface Metric {
+  key: string;
+  /** NaN and ±Infinity are legal values. */
+  value: number;
+  timestamp: number;
+  step: number;
+}
+
+export interface Experiment {
+  experimentId: string;
+  name: string;
+  artifactLocation: string;
+  lifecycleStage: LifecycleStage;
+  creationTime: number;
+  lastUpdateTime: number;
+  tags: Tag[];
+}
+
+export interface RunInfo {
+  runId: string;
+  runName: string;
+  experimentId: string;
+  userId: string;
+  status: RunStatus;
+  startTime: number;
+  endTime: number | null;
+  artifactUri: string;
+  lifecycleStage: LifecycleStage;
+}
+
+export interface Run {
+  info: RunInfo;
+  /** Latest value of each metric (highest step, then timestamp, then value). */
+  metrics: Metric[];
+  params: Param[];
+  tags: Tag[];
+}
+
+export interface NewExperiment {
+  name: string;
+  /** Given the new id, returns the artifact location (used when none was requested). */
+  artifactLocation: string | ((experimentId: string) => string);
+  tags: Tag[];
+  now: number;
+}
+
+export interface NewRun {
+  runId: string;
+  experimentId: string;
+  runName: string;
+  userId: string;
+  startTime: number;
+  artifactUri: string;
+  tags: Tag[];
+}
+
+export interface RunUpdate {
+  status?: RunStatus;
+  endTime?: number | null;
+  runName?: string;
+}
+
+export interface Batch {
+  metrics: Metric[];
+  params: Param[];
+  tags: Tag[];
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Offset of the next page, or undefined on the last page. */
+  nextOffset: number | undefined;
+}
+
+export interface ExperimentQuery {
+  viewType: ViewType;
+  filter: SearchFilter;
+  orderBy: OrderByClause[];
+  maxResults: number;
+  offset: number;
+}
+
+export interface RunQuery {
+  experimentIds: string[];
+  viewType: ViewType;
+  filter: SearchFilter;
+  orderBy: OrderByClause[];
+  maxResults: number;
+  offset: number;
+}
+
+export interface MetadataStore {
+  readonly backend: "sqlite" | "postgresql";
+
+  /** Checks the connection; throws FW_STORAGE_UNAVAILABLE when the store cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  createExperiment(input: NewExperiment): Promise<Experiment>;
+  getExperiment(experimentId: string): Promise<Experiment | undefined>;
+  getExperimentByName(name: string): Promise<Experiment | undefined>;
+  searchExperiments(query: ExperimentQuery): Promise<Page<Experiment>>;
+  renameExperiment(experimentId: string, newName: string, now: number): Promise<void>;
+  /** Sets the experiment's stage and, with it, the stage of all its runs. */
+  setExperimentLifecycle(experimentId: string, stage: LifecycleStage, now: number): Promise<void>;
+  setExperimentTag(experimentId: string, tag: Tag, now: number): Promise<void>;
+  /** Returns false when the experiment had no such tag. */
+  deleteExperimentTag(experimentId: string, key: string, now: number): Promise<boolean>;
+
+  createRun(input: NewRun): Promise<Run>;
+  getRun(runId: string): Promise<Run | undefined>;
+  getRunInfo(runId: string): Promise<RunInfo | undefined>;
+  updateRun(runId: string, update: RunUpdate): Promise<RunInfo>;
+  setRunLifecycle(runId: string, stage: LifecycleStage, now: number): Promise<void>;
+  /**
+   * Writes a batch atomically: metrics are appended (an identical point is not duplicated),
+   * params are inserted (a different value for an existing key throws FW_TRACKING_PARAM_CHANGED
+   * and nothing is written), tags overwrite.
+   */
+  logBatch(runId: string, batch: Batch): Promise<void>;
+  /** Returns false when the run had no such tag. */
+  deleteRunTag(runId: string, key: string): Promise<boolean>;
+  getMetricHistory(runId: string, key: string, offset: number, limit: number | undefined): Promise<Page<Metric>>;
+  searchRuns(query: RunQuery): Promise<Page<Run>>;
+}

@@ -1,0 +1,123 @@
+/**
+ * MLflow's rules for names and values, checked once here so every store backend receives only
+ * valid data. Limits follow mlflow/utils/validation.py.
+ */
+import { FlywheelError, invalidField } from "../core/errors.js";
+import type { Batch, Metric, Tag } from "../storage/metadata/metadata-store.js";
+
+export const LIMITS = {
+  metricsPerBatch: 1000,
+  paramsPerBatch: 100,
+  tagsPerBatch: 100,
+  entitiesPerBatch: 1000,
+  keyLength: 250,
+  paramValueLength: 6000,
+  tagValueLength: 8000,
+  experimentTagValueLength: 5000,
+  experimentNameLength: 256,
+  runNameLength: 250,
+  searchMaxResults: 50000,
+} as const;
+
+// Python's \w is Unicode-aware; \p{L}\p{M}\p{N}_ is its JavaScript equivalent.
+const KEY_RE = /^[/\p{L}\p{M}\p{N}_.\- ]*$/u;
+
+/** Mirrors posixpath.normpath for the check MLflow calls path_not_unique. */
+function normpath(p: string): string {
+  const abs = p.startsWith("/");
+  const out: string[] = [];
+  for (const seg of p.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === ".." && out.length > 0 && out.at(-1) !== "..") out.pop();
+    else if (seg === ".." && abs) continue;
+    else out.push(seg);
+  }
+  const joined = out.join("/");
+  return abs ? `/${joined}` : joined === "" ? "." : joined;
+}
+
+/** A metric, param or tag key: MLflow's character set, no `..`, no leading `/`, no empty parts. */
+export function validateKey(kind: "metric" | "param" | "tag", key: string, field = "key"): void {
+  if (key === "") throw invalidField(field, `${kind} name must not be empty`);
+  if (key.length > LIMITS.keyLength) {
+    throw invalidField(field, `${kind} name '${key.slice(0, 40)}...' is longer than ${LIMITS.keyLength} characters`);
+  }
+  if (!KEY_RE.test(key)) {
+    throw invalidField(
+      field,
+      `invalid ${kind} name '${key}': names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), and slashes (/)`,
+    );
+  }
+  const norm = normpath(key);
+  if (norm !== key || norm === "." || norm.startsWith("..") || norm.startsWith("/")) {
+    throw invalidField(field, `invalid ${kind} name '${key}': names must be normalized relative paths (no '..', no leading '/', no '//' or './')`);
+  }
+}
+
+function checkLength(field: string, value: string, max: number): void {
+  if (value.length > max) throw invalidField(field, `length ${value.length} exceeds the limit of ${max} characters`);
+}
+
+export function validateParam(p: Tag, field = "params"): void {
+  validateKey("param", p.key, `${field}.key`);
+  checkLength(`${field}[${p.key}].value`, p.value, LIMITS.paramValueLength);
+}
+
+export function validateTag(t: Tag, field = "tags"): void {
+  validateKey("tag", t.key, `${field}.key`);
+  checkLength(`${field}[${t.key}].value`, t.value, LIMITS.tagValueLength);
+}
+
+export function validateExperimentTag(t: Tag): void {
+  validateKey("tag", t.key, "key");
+  checkLength(`tags[${t.key}].value`, t.value, LIMITS.experimentTagValueLength);
+}
+
+export function validateMetric(m: Metric, field = "metrics"): void {
+  validateKey("metric", m.key, `${field}.key`);
+  if (!Number.isSafeInteger(m.timestamp)) throw invalidField(`${field}[${m.key}].timestamp`, "must be an integer (milliseconds since the epoch)");
+  if (!Number.isSafeInteger(m.step)) throw invalidField(`${field}[${m.key}].step`, "must be an integer");
+}
+
+export function validateExperimentName(name: string, field = "name"): void {
+  if (name.trim() === "") throw invalidField(field, "experiment name must be a non-empty string");
+  checkLength(field, name, LIMITS.experimentNameLength);
+}
+
+/** The whole of a log-batch request: counts, then each entity, then duplicate params. */
+export function validateBatch(b: Batch): void {
+  if (b.metrics.length > LIMITS.metricsPerBatch) {
+    throw invalidField("metrics", `a batch may contain at most ${LIMITS.metricsPerBatch} metrics, got ${b.metrics.length}`);
+  }
+  if (b.params.length > LIMITS.paramsPerBatch) {
+    throw invalidField("params", `a batch may contain at most ${LIMITS.paramsPerBatch} params, got ${b.params.length}`);
+  }
+  if (b.tags.length > LIMITS.tagsPerBatch) {
+    throw invalidField("tags", `a batch may contain at most ${LIMITS.tagsPerBatch} tags, got ${b.tags.length}`);
+  }
+  const total = b.metrics.length + b.params.length + b.tags.length;
+  if (total > LIMITS.entitiesPerBatch) {
+    throw invalidField("metrics", `a batch may contain at most ${LIMITS.entitiesPerBatch} metrics, params and tags in total, got ${total}`);
+  }
+  b.metrics.forEach((m) => validateMetric(m));
+  b.tags.forEach((t) => validateTag(t));
+  const seen = new Map<string, string>();
+  for (const p of b.params) {
+    validateParam(p);
+    const prev = seen.get(p.key);
+    if (prev !== undefined && prev !== p.value) {
+      throw new FlywheelError(
+        "FW_REQUEST_INVALID_FIELD",
+        `Invalid value for 'params': duplicate parameter key '${p.key}' submitted with different values ('${prev}' and '${p.value}')`,
+      );
+    }
+    seen.set(p.key, p.value);
+  }
+}
+
+export function validateMaxResults(n: number | undefined, field = "max_results"): void {
+  if (n === undefined) return;
+  if (!Number.isInteger(n) || n < 1 || n > LIMITS.searchMaxResults) {
+    throw invalidField(field, `must be an integer between 1 and ${LIMITS.searchMaxResults}, got ${n}`);
+  }
+}
