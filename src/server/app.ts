@@ -48,6 +48,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Per-request info lines would cost more than a log-batch insert; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
+    // Keep-alive sockets must not hold a shutdown (or a test) open.
+    forceCloseConnections: true,
     // Artifact paths may be long; the router must not refuse them before our own checks run.
     routerOptions: { maxParamLength: 4096 },
   });

@@ -73,8 +73,9 @@ export function validateExperimentTag(t: Tag): void {
   checkLength(`tags[${t.key}].value`, t.value, LIMITS.experimentTagValueLength);
 }
 
-export function validateMetric(m: Metric, field = "metrics"): void {
-  validateKey("metric", m.key, `${field}.key`);
+/** `keyChecked` skips the key check for a key already validated in the same batch. */
+export function validateMetric(m: Metric, field = "metrics", keyChecked = false): void {
+  if (!keyChecked) validateKey("metric", m.key, `${field}.key`);
   if (!Number.isSafeInteger(m.timestamp)) throw invalidField(`${field}[${m.key}].timestamp`, "must be an integer (milliseconds since the epoch)");
   if (!Number.isSafeInteger(m.step)) throw invalidField(`${field}[${m.key}].step`, "must be an integer");
 }
@@ -99,7 +100,12 @@ export function validateBatch(b: Batch): void {
   if (total > LIMITS.entitiesPerBatch) {
     throw invalidField("metrics", `a batch may contain at most ${LIMITS.entitiesPerBatch} metrics, params and tags in total, got ${total}`);
   }
-  b.metrics.forEach((m) => validateMetric(m));
+  // A batch repeats a few keys many times; check each distinct key once.
+  const keys = new Set<string>();
+  for (const m of b.metrics) {
+    validateMetric(m, "metrics", keys.has(m.key));
+    keys.add(m.key);
+  }
   b.tags.forEach((t) => validateTag(t));
   const seen = new Map<string, string>();
   for (const p of b.params) {

@@ -37,7 +37,7 @@ export class KyselyMetadataStore implements MetadataStore {
     readonly backend: "sqlite" | "postgresql",
   ) {
     this.experiments = new ExperimentQueries(db);
-    this.runs = new RunQueries(db);
+    this.runs = new RunQueries(db, backend);
   }
 
   /** Wraps an open Kysely instance and brings its schema up to date. */

@@ -16,8 +16,31 @@ function chunks<T>(items: T[], size: number): T[][] {
   return out;
 }
 
+/**
+ * One INSERT for a whole batch: the rows travel as a single JSON parameter that the database
+ * unpacks (json_each / jsonb_to_recordset), so the statement text never changes, stays prepared,
+ * and no per-row SQL is built in JavaScript. JSON has no NaN or infinities: NaN is stored as 0
+ * with is_nan set, and a batch holding an infinity takes the multi-row VALUES path instead.
+ */
+function jsonRowsInsert(backend: "sqlite" | "postgresql", table: "metrics", runId: string, rows: MetricsTable[]) {
+  const packed = JSON.stringify(rows.map((r) => [r.key, r.value, r.timestamp, r.step, r.is_nan]));
+  const t = sql.table(table);
+  return backend === "sqlite"
+    ? sql`insert into ${t} (run_uuid, key, value, timestamp, step, is_nan)
+          select ${runId}, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4
+          from json_each(${packed}) j where true
+          on conflict do nothing`
+    : sql`insert into ${t} (run_uuid, key, value, timestamp, step, is_nan)
+          select ${runId}, x.value ->> 0, (x.value ->> 1)::float8, (x.value ->> 2)::bigint, (x.value ->> 3)::bigint, (x.value ->> 4)::smallint
+          from jsonb_array_elements(${packed}::jsonb) x
+          on conflict do nothing`;
+}
+
 export class RunQueries {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly backend: "sqlite" | "postgresql",
+  ) {}
 
   async create(input: NewRun): Promise<Run> {
     await this.db.transaction().execute(async (trx) => {
@@ -149,8 +172,12 @@ export class RunQueries {
 
   private async insertMetrics(trx: Transaction<Database>, runId: string, metrics: Metric[]): Promise<void> {
     const rows = metrics.map((m) => metricRow(runId, m));
-    for (const part of chunks(rows, CHUNK)) {
-      await trx.insertInto("metrics").values(part).onConflict((oc) => oc.doNothing()).execute();
+    if (rows.every((r) => Number.isFinite(r.value))) {
+      await jsonRowsInsert(this.backend, "metrics", runId, rows).execute(trx);
+    } else {
+      for (const part of chunks(rows, CHUNK)) {
+        await trx.insertInto("metrics").values(part).onConflict((oc) => oc.doNothing()).execute();
+      }
     }
     const latest = new Map<string, MetricsTable>();
     for (const r of rows) {

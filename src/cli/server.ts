@@ -1,0 +1,62 @@
+/** `flywheel server`: every API on the configured stores (embedded by default). */
+import type { Command } from "commander";
+import { artifactsUriOf, loadConfig, metadataUriOf } from "../core/config.js";
+import { createLogger } from "../core/logger.js";
+import { VERSION } from "../core/version.js";
+import { startServer } from "../server/start.js";
+
+interface ServerFlags {
+  host?: string;
+  port?: string;
+  dataDir?: string;
+  metadataUri?: string;
+  artifactsUri?: string;
+  logLevel?: string;
+  config?: string;
+}
+
+export function registerServerCommand(program: Command): void {
+  program
+    .command("server")
+    .description("Run the Flywheel server (MLflow-compatible tracking API, artifacts, health, OpenAPI)")
+    .option("--host <host>", "address to bind (default 127.0.0.1; env FLYWHEEL_HOST)")
+    .option("-p, --port <port>", "port to listen on, 0 for any free port (default 5000; env FLYWHEEL_PORT)")
+    .option("--data-dir <dir>", "directory for the embedded stores (default ./flywheel-data; env FLYWHEEL_DATA_DIR)")
+    .option("--metadata-uri <uri>", "metadata store: sqlite:///rel.db, sqlite:////abs.db or postgresql://... (env FLYWHEEL_METADATA_URI)")
+    .option("--backend-store-uri <uri>", "alias of --metadata-uri, as MLflow names it")
+    .option("--artifacts-uri <uri>", "artifact store: file:///dir or a directory (env FLYWHEEL_ARTIFACTS_URI)")
+    .option("--artifacts-destination <uri>", "alias of --artifacts-uri, as MLflow names it")
+    .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent (env FLYWHEEL_LOG_LEVEL)")
+    .option("--config <file>", "YAML configuration file (default ./flywheel.yaml; env FLYWHEEL_CONFIG)")
+    .action(async (flags: ServerFlags & { backendStoreUri?: string; artifactsDestination?: string }) => {
+      const cfg = loadConfig({
+        flags: {
+          host: flags.host,
+          port: flags.port,
+          dataDir: flags.dataDir,
+          metadataUri: flags.metadataUri ?? flags.backendStoreUri,
+          artifactsUri: flags.artifactsUri ?? flags.artifactsDestination,
+          logLevel: flags.logLevel,
+        },
+        ...(flags.config !== undefined ? { file: flags.config } : {}),
+      });
+      const logger = createLogger(cfg.logLevel);
+      const server = await startServer(cfg, logger);
+      process.stdout.write(
+        `Flywheel ${VERSION} listening on ${server.url}\n` +
+          `  metadata:  ${metadataUriOf(cfg)}\n  artifacts: ${artifactsUriOf(cfg)}\n`,
+      );
+      let closing = false;
+      const stop = (signal: string) => {
+        if (closing) return;
+        closing = true;
+        logger.info({ signal }, "shutting down");
+        server.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.on("SIGINT", () => stop("SIGINT"));
+      process.on("SIGTERM", () => stop("SIGTERM"));
+    });
+}

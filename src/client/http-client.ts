@@ -1,0 +1,536 @@
+/**
+ * A typed client for MLflow's REST API 2.0 as served by `flywheel server` (and by MLflow itself):
+ * JSON endpoints under `<baseUrl>/api/2.0/mlflow/`, and the artifact proxy under
+ * `<baseUrl>/api/2.0/mlflow-artifacts/artifacts/`.
+ */
+import { Readable } from "node:stream";
+import type { ReadableStream as NodeReadableStream } from "node:stream/web";
+import { FlywheelApiError, FlywheelConnectionError, errorCodeForStatus } from "./errors.js";
+import {
+  asList,
+  asObject,
+  asString,
+  normalizeExperiment,
+  normalizeFileInfo,
+  normalizeMetric,
+  normalizeRun,
+  normalizeRunInfo,
+  pageToken,
+} from "./normalize.js";
+import type {
+  CreateExperimentRequest,
+  CreateExperimentResponse,
+  CreateRunRequest,
+  CreateRunResponse,
+  DeleteExperimentTagRequest,
+  DeleteTagRequest,
+  GetExperimentResponse,
+  GetMetricHistoryRequest,
+  GetMetricHistoryResponse,
+  GetRunResponse,
+  ListArtifactDirResponse,
+  ListArtifactsRequest,
+  ListArtifactsResponse,
+  LogBatchRequest,
+  LogMetricRequest,
+  LogParamRequest,
+  SearchExperimentsRequest,
+  SearchExperimentsResponse,
+  SearchRunsRequest,
+  SearchRunsResponse,
+  SetExperimentTagRequest,
+  SetTagRequest,
+  UpdateExperimentRequest,
+  UpdateRunRequest,
+  UpdateRunResponse,
+  WireExperiment,
+  WireMetric,
+  WireRun,
+} from "./wire-types.js";
+
+export interface FlywheelClientOptions {
+  /** Server root, e.g. `http://127.0.0.1:5000` (a path prefix is kept: `https://host/mlflow`). */
+  baseUrl: string;
+  /** Sent with every request, e.g. `{ Authorization: "Bearer ..." }`. */
+  headers?: Record<string, string>;
+  /** Timeout of each JSON API request in milliseconds (default 30 000; 0 disables it). */
+  timeoutMs?: number;
+  /** Timeout of each artifact upload/download in milliseconds (default: none). */
+  artifactTimeoutMs?: number;
+}
+
+export type ArtifactBody = Buffer | Uint8Array | string | Readable;
+
+const API_PREFIX = "/api/2.0/mlflow/";
+const ARTIFACTS_PREFIX = "/api/2.0/mlflow-artifacts/artifacts";
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+type Query = Record<string, string | number | undefined>;
+
+/** Validates and normalises a server root URL (no trailing slash). */
+export function normalizeBaseUrl(baseUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new TypeError(`Invalid tracking URI '${baseUrl}': expected an http:// or https:// URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TypeError(`Invalid tracking URI '${baseUrl}': expected an http:// or https:// URL`);
+  }
+  if (url.search !== "" || url.hash !== "") {
+    throw new TypeError(`Invalid tracking URI '${baseUrl}': it must not have a query or fragment`);
+  }
+  return url.toString().replace(/\/+$/, "");
+}
+
+/**
+ * Splits an artifact path into its segments. Empty segments are dropped (so leading, trailing and
+ * doubled slashes do not matter); "." and ".." are refused because URL parsing would resolve them.
+ */
+export function artifactPathSegments(path: string): string[] {
+  const segments = path.split("/").filter((s) => s !== "");
+  for (const s of segments) {
+    if (s === "." || s === "..") {
+      throw new TypeError(`Invalid artifact path '${path}': '.' and '..' segments are not allowed`);
+    }
+  }
+  return segments;
+}
+
+/** Percent-encodes each segment of an artifact path, keeping the slashes. */
+export function encodeArtifactPath(path: string): string {
+  return artifactPathSegments(path)
+    .map((s) => encodeURIComponent(s))
+    .join("/");
+}
+
+/** JSON.stringify that writes non-finite numbers the way MLflow reads them: "NaN", "Infinity". */
+export function toWireJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === "number" && !Number.isFinite(v)) {
+      if (Number.isNaN(v)) return "NaN";
+      return v > 0 ? "Infinity" : "-Infinity";
+    }
+    return v;
+  });
+}
+
+function describeCause(e: unknown): string {
+  let cur: unknown = e;
+  // fetch wraps the socket error: TypeError("fetch failed", { cause: Error("connect ECONNREFUSED") }).
+  for (let depth = 0; depth < 4; depth++) {
+    const c = (cur as { cause?: unknown } | null)?.cause;
+    if (c === undefined || c === null) break;
+    cur = c;
+  }
+  if (cur instanceof Error) {
+    const code = (cur as { code?: unknown }).code;
+    const msg = cur.message !== "" ? cur.message : String(code ?? cur.name);
+    return typeof code === "string" && !msg.includes(code) ? `${code}: ${msg}` : msg;
+  }
+  return String(cur);
+}
+
+function isTimeout(e: unknown): boolean {
+  return e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError");
+}
+
+/** Reads a stream as bytes, remembering a read error so it is not mistaken for a network failure. */
+async function* asBytes(stream: Readable, failure: { error?: unknown }): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of stream as AsyncIterable<unknown>) {
+      yield typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Uint8Array);
+    }
+  } catch (e) {
+    failure.error = e;
+    throw e;
+  }
+}
+
+/** The HTTP layer shared by the API groups: fetch, timeouts and error mapping. */
+class Transport {
+  constructor(
+    readonly baseUrl: string,
+    private readonly headers: Record<string, string>,
+    private readonly timeoutMs: number,
+    readonly artifactTimeoutMs: number,
+  ) {}
+
+  url(path: string, query?: Query): string {
+    let url = `${this.baseUrl}${path}`;
+    if (query !== undefined) {
+      const qs = new URLSearchParams();
+      for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.append(k, String(v));
+      const s = qs.toString();
+      if (s !== "") url += `?${s}`;
+    }
+    return url;
+  }
+
+  private connectionError(method: string, url: string, e: unknown, timeoutMs: number): FlywheelConnectionError {
+    if (isTimeout(e)) {
+      return new FlywheelConnectionError({
+        message: `${method} ${url} timed out after ${timeoutMs} ms`,
+        method,
+        url,
+        timedOut: true,
+        cause: e,
+      });
+    }
+    return new FlywheelConnectionError({
+      message: `Cannot reach ${url} (${describeCause(e)}): is the server running? (flywheel server)`,
+      method,
+      url,
+      timedOut: false,
+      cause: e,
+    });
+  }
+
+  private async apiError(method: string, url: string, res: Response, timeoutMs: number): Promise<FlywheelApiError> {
+    const text = await this.readText(method, url, res, timeoutMs);
+    let errorCode = errorCodeForStatus(res.status);
+    let message = "";
+    try {
+      const body = asObject(JSON.parse(text));
+      if (typeof body.error_code === "string" && body.error_code !== "") errorCode = body.error_code;
+      message = asString(body.message);
+    } catch {
+      message = text.trim().replace(/\s+/g, " ").slice(0, 300);
+    }
+    if (message === "") message = `${method} ${url} failed: HTTP ${res.status} ${res.statusText}`.trim();
+    return new FlywheelApiError({ status: res.status, errorCode, message, method, url });
+  }
+
+  async readText(method: string, url: string, res: Response, timeoutMs: number): Promise<string> {
+    try {
+      return await res.text();
+    } catch (e) {
+      throw this.connectionError(method, url, e, timeoutMs);
+    }
+  }
+
+  /** Sends one request; resolves with the 2xx response, throws FlywheelApiError otherwise. */
+  async send(
+    method: string,
+    url: string,
+    init: {
+      body?: string | Uint8Array | AsyncIterable<Uint8Array>;
+      headers?: Record<string, string>;
+      timeoutMs?: number;
+      /** Set when reading a streamed body failed; that error is thrown instead of a connection error. */
+      bodyFailure?: { error?: unknown };
+    },
+  ): Promise<Response> {
+    const timeoutMs = init.timeoutMs ?? this.timeoutMs;
+    const streaming = init.body !== undefined && typeof init.body !== "string" && !(init.body instanceof Uint8Array);
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers: { ...this.headers, ...init.headers },
+        ...(init.body === undefined ? {} : { body: init.body }),
+        ...(streaming ? { duplex: "half" as const } : {}),
+        ...(timeoutMs > 0 ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
+      });
+    } catch (e) {
+      if (init.bodyFailure?.error !== undefined) throw init.bodyFailure.error;
+      throw this.connectionError(method, url, e, timeoutMs);
+    }
+    if (!res.ok) throw await this.apiError(method, url, res, timeoutMs);
+    return res;
+  }
+
+  /** Calls a JSON endpoint under /api/2.0/mlflow/ and returns the decoded body. */
+  async json(method: "GET" | "POST", endpoint: string, params: object = {}): Promise<Record<string, unknown>> {
+    const isGet = method === "GET";
+    const url = this.url(API_PREFIX + endpoint, isGet ? (params as Query) : undefined);
+    const res = await this.send(method, url, {
+      ...(isGet ? {} : { body: toWireJson(params), headers: { "Content-Type": "application/json" } }),
+    });
+    return this.decodeJson(method, url, res);
+  }
+
+  /** Reads a 2xx answer as a JSON object (an empty body is `{}`). */
+  async decodeJson(method: string, url: string, res: Response): Promise<Record<string, unknown>> {
+    const text = await this.readText(method, url, res, this.timeoutMs);
+    if (text.trim() === "") return {};
+    try {
+      return asObject(JSON.parse(text));
+    } catch {
+      throw new FlywheelApiError({
+        status: res.status,
+        errorCode: "INVALID_RESPONSE",
+        message: `${method} ${url} answered ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`,
+        method,
+        url,
+      });
+    }
+  }
+}
+
+async function* paginate<P extends { next_page_token?: string }>(
+  first: string | undefined,
+  fetchPage: (token: string | undefined) => Promise<P>,
+): AsyncGenerator<P> {
+  let token = first;
+  for (;;) {
+    const page = await fetchPage(token);
+    yield page;
+    const next = page.next_page_token;
+    if (next === undefined) return;
+    if (next === token) throw new Error(`The server returned the same page token twice ('${next}')`);
+    token = next;
+  }
+}
+
+/** experiments/* endpoints. */
+export class ExperimentsApi {
+  constructor(private readonly t: Transport) {}
+
+  async create(req: CreateExperimentRequest): Promise<CreateExperimentResponse> {
+    const body = await this.t.json("POST", "experiments/create", req);
+    return { experiment_id: asString(body.experiment_id) };
+  }
+
+  async get(experimentId: string): Promise<GetExperimentResponse> {
+    const body = await this.t.json("GET", "experiments/get", { experiment_id: experimentId });
+    return { experiment: normalizeExperiment(body.experiment) };
+  }
+
+  async getByName(name: string): Promise<GetExperimentResponse> {
+    const body = await this.t.json("GET", "experiments/get-by-name", { experiment_name: name });
+    return { experiment: normalizeExperiment(body.experiment) };
+  }
+
+  async search(req: SearchExperimentsRequest = {}): Promise<SearchExperimentsResponse> {
+    const body = await this.t.json("POST", "experiments/search", req);
+    const out: SearchExperimentsResponse = { experiments: asList(body.experiments).map(normalizeExperiment) };
+    const next = pageToken(body.next_page_token);
+    if (next !== undefined) out.next_page_token = next;
+    return out;
+  }
+
+  /** Every page of a search, starting at `req.page_token`; `req.max_results` is the page size. */
+  searchPages(req: SearchExperimentsRequest = {}): AsyncGenerator<SearchExperimentsResponse> {
+    return paginate(req.page_token, (page_token) => this.search({ ...req, page_token }));
+  }
+
+  /** Every experiment matching the search, across pages. */
+  async *searchAll(req: SearchExperimentsRequest = {}): AsyncGenerator<WireExperiment> {
+    for await (const page of this.searchPages(req)) yield* page.experiments;
+  }
+
+  async update(req: UpdateExperimentRequest): Promise<void> {
+    await this.t.json("POST", "experiments/update", req);
+  }
+
+  async delete(experimentId: string): Promise<void> {
+    await this.t.json("POST", "experiments/delete", { experiment_id: experimentId });
+  }
+
+  async restore(experimentId: string): Promise<void> {
+    await this.t.json("POST", "experiments/restore", { experiment_id: experimentId });
+  }
+
+  async setExperimentTag(req: SetExperimentTagRequest): Promise<void> {
+    await this.t.json("POST", "experiments/set-experiment-tag", req);
+  }
+
+  async deleteExperimentTag(req: DeleteExperimentTagRequest): Promise<void> {
+    await this.t.json("POST", "experiments/delete-experiment-tag", req);
+  }
+}
+
+/** runs/* endpoints. */
+export class RunsApi {
+  constructor(private readonly t: Transport) {}
+
+  async create(req: CreateRunRequest): Promise<CreateRunResponse> {
+    const body = await this.t.json("POST", "runs/create", req);
+    return { run: normalizeRun(body.run) };
+  }
+
+  async get(runId: string): Promise<GetRunResponse> {
+    const body = await this.t.json("GET", "runs/get", { run_id: runId });
+    return { run: normalizeRun(body.run) };
+  }
+
+  async update(req: UpdateRunRequest): Promise<UpdateRunResponse> {
+    const body = await this.t.json("POST", "runs/update", req);
+    return { run_info: normalizeRunInfo(body.run_info) };
+  }
+
+  async delete(runId: string): Promise<void> {
+    await this.t.json("POST", "runs/delete", { run_id: runId });
+  }
+
+  async restore(runId: string): Promise<void> {
+    await this.t.json("POST", "runs/restore", { run_id: runId });
+  }
+
+  async logMetric(req: LogMetricRequest): Promise<void> {
+    await this.t.json("POST", "runs/log-metric", { step: 0, ...req });
+  }
+
+  async logParam(req: LogParamRequest): Promise<void> {
+    await this.t.json("POST", "runs/log-parameter", req);
+  }
+
+  async setTag(req: SetTagRequest): Promise<void> {
+    await this.t.json("POST", "runs/set-tag", req);
+  }
+
+  async deleteTag(req: DeleteTagRequest): Promise<void> {
+    await this.t.json("POST", "runs/delete-tag", req);
+  }
+
+  /** One runs/log-batch request; MLflow limits it to 1000 metrics, 100 params, 100 tags, 1000 items. */
+  async logBatch(req: LogBatchRequest): Promise<void> {
+    await this.t.json("POST", "runs/log-batch", {
+      run_id: req.run_id,
+      metrics: req.metrics ?? [],
+      params: req.params ?? [],
+      tags: req.tags ?? [],
+    });
+  }
+
+  async search(req: SearchRunsRequest): Promise<SearchRunsResponse> {
+    const body = await this.t.json("POST", "runs/search", req);
+    const out: SearchRunsResponse = { runs: asList(body.runs).map(normalizeRun) };
+    const next = pageToken(body.next_page_token);
+    if (next !== undefined) out.next_page_token = next;
+    return out;
+  }
+
+  /** Every page of a search, starting at `req.page_token`; `req.max_results` is the page size. */
+  searchPages(req: SearchRunsRequest): AsyncGenerator<SearchRunsResponse> {
+    return paginate(req.page_token, (page_token) => this.search({ ...req, page_token }));
+  }
+
+  /** Every run matching the search, across pages. */
+  async *searchAll(req: SearchRunsRequest): AsyncGenerator<WireRun> {
+    for await (const page of this.searchPages(req)) yield* page.runs;
+  }
+}
+
+export class FlywheelClient {
+  /** The server root, without a trailing slash. */
+  readonly baseUrl: string;
+  readonly experiments: ExperimentsApi;
+  readonly runs: RunsApi;
+  private readonly t: Transport;
+
+  constructor(opts: FlywheelClientOptions) {
+    this.baseUrl = normalizeBaseUrl(opts.baseUrl);
+    this.t = new Transport(
+      this.baseUrl,
+      { Accept: "application/json", ...opts.headers },
+      opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      opts.artifactTimeoutMs ?? 0,
+    );
+    this.experiments = new ExperimentsApi(this.t);
+    this.runs = new RunsApi(this.t);
+  }
+
+  /**
+   * Calls any JSON endpoint under `/api/2.0/mlflow/` (e.g. `"registered-models/get"`): GET
+   * sends `params` as the query string, POST as the JSON body. Returns the decoded body as is.
+   */
+  call(method: "GET" | "POST", endpoint: string, params: object = {}): Promise<Record<string, unknown>> {
+    return this.t.json(method, endpoint.replace(/^\/+/, ""), params);
+  }
+
+  /** metrics/get-history: one page of a metric's history. */
+  async getMetricHistory(req: GetMetricHistoryRequest): Promise<GetMetricHistoryResponse> {
+    const body = await this.t.json("GET", "metrics/get-history", req);
+    const out: GetMetricHistoryResponse = { metrics: asList(body.metrics).map(normalizeMetric) };
+    const next = pageToken(body.next_page_token);
+    if (next !== undefined) out.next_page_token = next;
+    return out;
+  }
+
+  /** Every point of a metric's history, across pages. */
+  async *metricHistory(runId: string, metricKey: string, pageSize?: number): AsyncGenerator<WireMetric> {
+    const pages = paginate(undefined, (page_token) =>
+      this.getMetricHistory({ run_id: runId, metric_key: metricKey, max_results: pageSize, page_token }),
+    );
+    for await (const page of pages) yield* page.metrics;
+  }
+
+  /** artifacts/list: the files of a run's artifact directory (`path` relative to the run root). */
+  async listArtifacts(req: ListArtifactsRequest): Promise<ListArtifactsResponse> {
+    const body = await this.t.json("GET", "artifacts/list", req);
+    const out: ListArtifactsResponse = {
+      root_uri: asString(body.root_uri),
+      files: asList(body.files).map(normalizeFileInfo),
+    };
+    const next = pageToken(body.next_page_token);
+    if (next !== undefined) out.next_page_token = next;
+    return out;
+  }
+
+  private artifactUrl(path: string): string {
+    const encoded = encodeArtifactPath(path);
+    if (encoded === "") throw new TypeError("An artifact path is required");
+    return this.t.url(`${ARTIFACTS_PREFIX}/${encoded}`);
+  }
+
+  /**
+   * Uploads one file through the artifact proxy (PUT, streamed). `path` is the proxy path, e.g.
+   * `1/<run_id>/artifacts/model/model.json`.
+   */
+  async uploadArtifact(path: string, body: ArtifactBody, opts: { contentType?: string } = {}): Promise<void> {
+    const url = this.artifactUrl(path);
+    const bodyFailure: { error?: unknown } = {};
+    const payload = body instanceof Readable ? asBytes(body, bodyFailure) : body;
+    const res = await this.t.send("PUT", url, {
+      body: payload,
+      bodyFailure,
+      headers: { "Content-Type": opts.contentType ?? "application/octet-stream" },
+      timeoutMs: this.t.artifactTimeoutMs,
+    });
+    await this.t.readText("PUT", url, res, this.t.artifactTimeoutMs);
+  }
+
+  /** Downloads one file through the artifact proxy into memory. */
+  async downloadArtifact(path: string): Promise<Buffer> {
+    const url = this.artifactUrl(path);
+    const res = await this.t.send("GET", url, { timeoutMs: this.t.artifactTimeoutMs, headers: { Accept: "*/*" } });
+    try {
+      return Buffer.from(await res.arrayBuffer());
+    } catch (e) {
+      throw new FlywheelConnectionError({
+        message: `Download of ${url} failed: ${e instanceof Error ? e.message : String(e)}`,
+        method: "GET",
+        url,
+        timedOut: isTimeout(e),
+        cause: e,
+      });
+    }
+  }
+
+  /** Downloads one file through the artifact proxy as a stream (for large files). */
+  async downloadArtifactStream(path: string): Promise<Readable> {
+    const url = this.artifactUrl(path);
+    const res = await this.t.send("GET", url, { timeoutMs: this.t.artifactTimeoutMs, headers: { Accept: "*/*" } });
+    if (res.body === null) return Readable.from([]);
+    return Readable.fromWeb(res.body as unknown as NodeReadableStream<Uint8Array>);
+  }
+
+  /** Lists a directory of the artifact proxy (`path` omitted: the root). */
+  async listArtifactDir(path?: string): Promise<ListArtifactDirResponse> {
+    const clean = path === undefined ? "" : artifactPathSegments(path).join("/");
+    const url = this.t.url(ARTIFACTS_PREFIX, clean === "" ? undefined : { path: clean });
+    const res = await this.t.send("GET", url, {});
+    const body = await this.t.decodeJson("GET", url, res);
+    return { files: asList(body.files).map(normalizeFileInfo) };
+  }
+
+  /** Deletes a file or directory through the artifact proxy. */
+  async deleteArtifact(path: string): Promise<void> {
+    const url = this.artifactUrl(path);
+    const res = await this.t.send("DELETE", url, {});
+    await this.t.readText("DELETE", url, res, 0);
+  }
+}

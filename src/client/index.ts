@@ -1,0 +1,24 @@
+/** Public API of the Flywheel client: the MLflow REST client and the tracking SDK. */
+export {
+  FlywheelClient,
+  ExperimentsApi,
+  RunsApi,
+  artifactPathSegments,
+  encodeArtifactPath,
+  normalizeBaseUrl,
+  toWireJson,
+} from "./http-client.js";
+export type { ArtifactBody, FlywheelClientOptions } from "./http-client.js";
+export { FlywheelApiError, FlywheelConnectionError, isFlywheelApiError, isNotFound } from "./errors.js";
+export {
+  ActiveRun,
+  DEFAULT_TRACKING_URI,
+  Tracking,
+  artifactProxyPrefix,
+  createTracking,
+  gitCommit,
+  resolveTrackingUri,
+} from "./tracking.js";
+export type { MetricOptions, ParamValue, StartRunOptions, TerminalStatus, TrackingOptions } from "./tracking.js";
+export { LOG_BATCH_LIMITS } from "./wire-types.js";
+export type * from "./wire-types.js";

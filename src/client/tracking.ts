@@ -1,0 +1,546 @@
+/**
+ * The tracking SDK for training code: start a run, log metrics/params/tags (buffered and sent
+ * with runs/log-batch in the background), upload artifacts through the artifact proxy, end.
+ *
+ *   const tracking = createTracking({ trackingUri: "http://127.0.0.1:5000" });
+ *   const run = await tracking.startRun({ experiment: "churn" });
+ *   run.logParam("lr", 0.1);
+ *   run.logMetric("auc", 0.91, { step: 1 });
+ *   await run.end();
+ */
+import { execFile } from "node:child_process";
+import { createReadStream } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
+import { userInfo } from "node:os";
+import { basename, extname, join } from "node:path";
+import { stringify as toYaml } from "yaml";
+import { FlywheelApiError, isNotFound } from "./errors.js";
+import { FlywheelClient, artifactPathSegments } from "./http-client.js";
+import type { RunStatus, WireExperiment, WireMetric, WireParam, WireRunInfo, WireTag } from "./wire-types.js";
+import { LOG_BATCH_LIMITS } from "./wire-types.js";
+
+export const DEFAULT_TRACKING_URI = "http://127.0.0.1:5000";
+
+/** The tracking URI to use: the explicit one, else FLYWHEEL_TRACKING_URI, else MLFLOW_TRACKING_URI. */
+export function resolveTrackingUri(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  for (const candidate of [explicit, env.FLYWHEEL_TRACKING_URI, env.MLFLOW_TRACKING_URI]) {
+    if (candidate !== undefined && candidate.trim() !== "") return candidate.trim();
+  }
+  return DEFAULT_TRACKING_URI;
+}
+
+export interface TrackingOptions {
+  /** Server root; default FLYWHEEL_TRACKING_URI, MLFLOW_TRACKING_URI, or http://127.0.0.1:5000. */
+  trackingUri?: string;
+  /** Extra HTTP headers (e.g. Authorization) sent with every request. */
+  headers?: Record<string, string>;
+  /** Timeout of each API request in milliseconds (default 30 000). */
+  timeoutMs?: number;
+  /** How often buffered metrics/params/tags are sent, in milliseconds (default 2000; 0: only on flush). */
+  flushIntervalMs?: number;
+  /** End runs still open when the process is about to exit normally, as FINISHED (default true). */
+  endRunsOnExit?: boolean;
+  /** Use this client instead of building one from trackingUri/headers/timeoutMs. */
+  client?: FlywheelClient;
+}
+
+export interface StartRunOptions {
+  /** Experiment name; the experiment is created when it does not exist. */
+  experiment: string;
+  runName?: string;
+  tags?: Record<string, string>;
+  /** Epoch milliseconds; default now. */
+  startTime?: number;
+}
+
+export interface MetricOptions {
+  /** Integer step; default 0. */
+  step?: number;
+  /** Epoch milliseconds; default now. */
+  timestamp?: number;
+}
+
+export type TerminalStatus = Extract<RunStatus, "FINISHED" | "FAILED" | "KILLED">;
+export type ParamValue = string | number | boolean;
+
+const DEFAULT_FLUSH_INTERVAL_MS = 2000;
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".json": "application/json",
+  ".txt": "text/plain; charset=utf-8",
+  ".md": "text/markdown; charset=utf-8",
+  ".csv": "text/csv; charset=utf-8",
+  ".html": "text/html; charset=utf-8",
+  ".yaml": "application/yaml",
+  ".yml": "application/yaml",
+  ".png": "image/png",
+  ".jpg": "image/jpeg",
+  ".jpeg": "image/jpeg",
+  ".svg": "image/svg+xml",
+};
+
+function contentTypeOf(path: string): string {
+  return CONTENT_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream";
+}
+
+/**
+ * The artifact-proxy path prefix of a run: `mlflow-artifacts:/1/<run>/artifacts` (or with an
+ * authority, `mlflow-artifacts://host:5000/1/<run>/artifacts`) gives `1/<run>/artifacts`.
+ */
+export function artifactProxyPrefix(artifactUri: string): string {
+  const m = /^mlflow-artifacts:(\/\/[^/]*)?(\/.*)?$/.exec(artifactUri);
+  if (m === null) {
+    throw new Error(
+      `The run's artifact location '${artifactUri}' is not served by the artifact proxy (expected 'mlflow-artifacts:/...'); ` +
+        "create the experiment without an explicit artifact location to log artifacts through the server",
+    );
+  }
+  return artifactPathSegments(m[2] ?? "").join("/");
+}
+
+function joinArtifactPath(...parts: (string | undefined)[]): string {
+  return parts
+    .filter((p): p is string => p !== undefined && p !== "")
+    .flatMap((p) => artifactPathSegments(p.replace(/\\/g, "/")))
+    .join("/");
+}
+
+function currentUser(): string {
+  try {
+    const name = userInfo().username;
+    if (name !== "") return name;
+  } catch {
+    // No passwd entry (e.g. a container running as an arbitrary uid): fall back to the env.
+  }
+  return process.env.USER ?? process.env.USERNAME ?? "unknown";
+}
+
+/** The commit checked out in `cwd`, or undefined when it is not a git checkout / git is missing. */
+export function gitCommit(cwd: string = process.cwd()): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile("git", ["rev-parse", "HEAD"], { cwd, timeout: 5000, windowsHide: true }, (err, stdout) => {
+      const sha = err === null ? String(stdout).trim() : "";
+      resolve(/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(sha) ? sha : undefined);
+    });
+  });
+}
+
+function checkKey(what: string, key: unknown): asserts key is string {
+  if (typeof key !== "string" || key === "") {
+    throw new TypeError(`The ${what} key must be a non-empty string (got ${JSON.stringify(key)})`);
+  }
+}
+
+/** A run being logged to. Metrics, params and tags are buffered and sent in order, one request at a time. */
+export class ActiveRun {
+  private runInfo: WireRunInfo;
+  private readonly metrics: WireMetric[] = [];
+  private readonly params: WireParam[] = [];
+  private readonly tags = new Map<string, string>();
+  /** Every param logged through this object, to catch a changed value before the server does. */
+  private readonly loggedParams = new Map<string, string>();
+  private pumping: Promise<void> | undefined;
+  /** The first send failure not yet reported by flush()/end(). */
+  private failure: unknown = undefined;
+  private readonly timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private ending: Promise<void> | undefined;
+  private prefix: string | undefined;
+
+  constructor(
+    readonly client: FlywheelClient,
+    info: WireRunInfo,
+    flushIntervalMs: number,
+    private readonly onEnd: (run: ActiveRun) => void = () => undefined,
+  ) {
+    this.runInfo = info;
+    if (flushIntervalMs > 0) {
+      this.timer = setInterval(() => {
+        if (this.bufferedCount > 0) void this.kick();
+      }, flushIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  get runId(): string {
+    return this.runInfo.run_id;
+  }
+
+  get experimentId(): string {
+    return this.runInfo.experiment_id;
+  }
+
+  get artifactUri(): string {
+    return this.runInfo.artifact_uri;
+  }
+
+  /** The run's info as last returned by the server (updated by end()). */
+  get info(): WireRunInfo {
+    return this.runInfo;
+  }
+
+  /** True once end() has been called; logging is then refused. */
+  get ended(): boolean {
+    return this.closed;
+  }
+
+  /** Number of metrics, params and tags waiting to be sent. */
+  get bufferedCount(): number {
+    return this.metrics.length + this.params.length + this.tags.size;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error(`Run ${this.runId} has ended; start a new run to log more`);
+  }
+
+  /** Buffers one metric point. NaN and ±Infinity are allowed. */
+  logMetric(key: string, value: number, opts: MetricOptions = {}): void {
+    this.assertOpen();
+    checkKey("metric", key);
+    if (typeof value !== "number") {
+      throw new TypeError(`Metric '${key}' must be a number (got ${typeof value})`);
+    }
+    const step = opts.step ?? 0;
+    if (!Number.isSafeInteger(step)) throw new TypeError(`Metric '${key}': step must be an integer (got ${step})`);
+    const timestamp = opts.timestamp ?? Date.now();
+    if (!Number.isSafeInteger(timestamp)) {
+      throw new TypeError(`Metric '${key}': timestamp must be integer epoch milliseconds (got ${timestamp})`);
+    }
+    this.metrics.push({ key, value, timestamp, step });
+    if (this.metrics.length >= LOG_BATCH_LIMITS.metrics) void this.kick();
+  }
+
+  /** Buffers several metrics with the same step and timestamp. */
+  logMetrics(values: Record<string, number>, opts: MetricOptions = {}): void {
+    const timestamp = opts.timestamp ?? Date.now();
+    for (const [key, value] of Object.entries(values)) this.logMetric(key, value, { ...opts, timestamp });
+  }
+
+  /** Buffers a param. Logging the same key again with the same value is a no-op; another value throws. */
+  logParam(key: string, value: ParamValue): void {
+    this.assertOpen();
+    checkKey("param", key);
+    const text = String(value);
+    const previous = this.loggedParams.get(key);
+    if (previous !== undefined) {
+      if (previous === text) return;
+      throw new Error(
+        `Param '${key}' was already logged with value '${previous}' and cannot change to '${text}' within a run`,
+      );
+    }
+    this.loggedParams.set(key, text);
+    this.params.push({ key, value: text });
+    if (this.params.length >= LOG_BATCH_LIMITS.params) void this.kick();
+  }
+
+  logParams(values: Record<string, ParamValue>): void {
+    for (const [key, value] of Object.entries(values)) this.logParam(key, value);
+  }
+
+  /** Buffers a tag; a later value for the same key replaces an earlier one still in the buffer. */
+  setTag(key: string, value: string): void {
+    this.assertOpen();
+    checkKey("tag", key);
+    this.tags.delete(key);
+    this.tags.set(key, String(value));
+    if (this.tags.size >= LOG_BATCH_LIMITS.tags) void this.kick();
+  }
+
+  setTags(values: Record<string, string>): void {
+    for (const [key, value] of Object.entries(values)) this.setTag(key, value);
+  }
+
+  /** Deletes a tag (after sending everything buffered, so an earlier setTag cannot revive it). */
+  async deleteTag(key: string): Promise<void> {
+    this.assertOpen();
+    checkKey("tag", key);
+    await this.flush();
+    await this.client.runs.deleteTag({ run_id: this.runId, key });
+  }
+
+  /** Takes at most one log-batch request's worth of buffered items, oldest first. */
+  private takeBatch(): { metrics: WireMetric[]; params: WireParam[]; tags: WireTag[] } {
+    const limits = LOG_BATCH_LIMITS;
+    const params = this.params.splice(0, Math.min(limits.params, limits.total));
+    const tags: WireTag[] = [];
+    const tagRoom = Math.min(limits.tags, limits.total - params.length);
+    for (const [key, value] of this.tags) {
+      if (tags.length >= tagRoom) break;
+      tags.push({ key, value });
+    }
+    for (const t of tags) this.tags.delete(t.key);
+    const metricRoom = Math.min(limits.metrics, limits.total - params.length - tags.length);
+    const metrics = this.metrics.splice(0, metricRoom);
+    return { metrics, params, tags };
+  }
+
+  private async pump(): Promise<void> {
+    while (this.bufferedCount > 0) {
+      const batch = this.takeBatch();
+      try {
+        await this.client.runs.logBatch({ run_id: this.runId, ...batch });
+      } catch (e) {
+        this.failure ??= e;
+        // Those params were not stored: let the caller log them again.
+        for (const p of batch.params) if (this.loggedParams.get(p.key) === p.value) this.loggedParams.delete(p.key);
+      }
+    }
+  }
+
+  /** Starts sending the buffer unless a send is already running; never rejects. */
+  private kick(): Promise<void> {
+    if (this.pumping === undefined && this.bufferedCount > 0) {
+      this.pumping = this.pump().finally(() => {
+        this.pumping = undefined;
+      });
+    }
+    return this.pumping ?? Promise.resolve();
+  }
+
+  /**
+   * Sends everything buffered and waits for it. Throws the first failure of any send since the
+   * last flush (including background sends); the other buffered items are still sent.
+   */
+  async flush(): Promise<void> {
+    do {
+      await this.kick();
+    } while (this.bufferedCount > 0 || this.pumping !== undefined);
+    const failure = this.failure;
+    this.failure = undefined;
+    if (failure !== undefined) throw failure;
+  }
+
+  private proxyPath(relative: string): string {
+    this.prefix ??= artifactProxyPrefix(this.artifactUri);
+    const rel = joinArtifactPath(relative);
+    if (rel === "") throw new TypeError("An artifact file path is required");
+    return `${this.prefix}/${rel}`;
+  }
+
+  private async uploadFile(localFile: string, relative: string): Promise<void> {
+    await this.client.uploadArtifact(this.proxyPath(relative), createReadStream(localFile), {
+      contentType: contentTypeOf(localFile),
+    });
+  }
+
+  private async uploadDir(localDir: string, relative: string): Promise<void> {
+    const entries = await readdir(localDir, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const local = join(localDir, entry.name);
+      const dest = joinArtifactPath(relative, entry.name);
+      const isDir = entry.isDirectory() || (entry.isSymbolicLink() && (await stat(local)).isDirectory());
+      if (isDir) await this.uploadDir(local, dest);
+      else await this.uploadFile(local, dest);
+    }
+  }
+
+  /**
+   * Uploads a local file (or directory, recursively) into the run's artifacts, under the
+   * directory `artifactPath` (default: the root), keeping its base name — like MLflow's log_artifact.
+   */
+  async logArtifact(localPath: string, artifactPath?: string): Promise<void> {
+    this.assertOpen();
+    const st = await stat(localPath);
+    const dest = joinArtifactPath(artifactPath, basename(localPath));
+    if (st.isDirectory()) await this.uploadDir(localPath, dest);
+    else await this.uploadFile(localPath, dest);
+  }
+
+  /** Uploads the contents of a local directory under `artifactPath` (default: the root). */
+  async logArtifacts(localDir: string, artifactPath?: string): Promise<void> {
+    this.assertOpen();
+    const st = await stat(localDir);
+    if (!st.isDirectory()) throw new Error(`'${localDir}' is not a directory`);
+    await this.uploadDir(localDir, joinArtifactPath(artifactPath));
+  }
+
+  /** Writes `text` as the artifact file `artifactFile` (a path relative to the run's artifact root). */
+  async logText(text: string, artifactFile: string): Promise<void> {
+    this.assertOpen();
+    const known = contentTypeOf(artifactFile);
+    await this.client.uploadArtifact(this.proxyPath(artifactFile), Buffer.from(text, "utf8"), {
+      contentType: known.startsWith("text/") ? known : "text/plain; charset=utf-8",
+    });
+  }
+
+  /** Writes `value` as JSON (or YAML when `artifactFile` ends in .yaml/.yml) to `artifactFile`. */
+  async logDict(value: unknown, artifactFile: string): Promise<void> {
+    this.assertOpen();
+    const ext = extname(artifactFile).toLowerCase();
+    const yaml = ext === ".yaml" || ext === ".yml";
+    const text = yaml ? toYaml(value) : `${JSON.stringify(value, null, 2)}\n`;
+    await this.client.uploadArtifact(this.proxyPath(artifactFile), Buffer.from(text, "utf8"), {
+      contentType: yaml ? "application/yaml" : "application/json",
+    });
+  }
+
+  /**
+   * Flushes, then marks the run terminated (runs/update with status and end_time). Calling it again
+   * returns the same promise; after a failed status update it may be retried.
+   */
+  end(status: TerminalStatus = "FINISHED"): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.ending !== undefined) return this.ending;
+    const ending = (async () => {
+      let flushError: unknown = undefined;
+      try {
+        await this.flush();
+      } catch (e) {
+        flushError = e;
+      }
+      try {
+        const res = await this.client.runs.update({ run_id: this.runId, status, end_time: Date.now() });
+        this.runInfo = res.run_info.run_id === "" ? { ...this.runInfo, status } : res.run_info;
+      } catch (e) {
+        this.ending = undefined;
+        throw flushError ?? e;
+      } finally {
+        this.onEnd(this);
+      }
+      if (flushError !== undefined) throw flushError;
+    })();
+    this.ending = ending;
+    return ending;
+  }
+}
+
+/** Starts runs against one tracking server; experiments are looked up (or created) by name. */
+export class Tracking {
+  readonly client: FlywheelClient;
+  private readonly flushIntervalMs: number;
+  private readonly endRunsOnExit: boolean;
+  private readonly experiments = new Map<string, Promise<WireExperiment>>();
+  private readonly active = new Set<ActiveRun>();
+  private exitHookInstalled = false;
+
+  constructor(opts: TrackingOptions = {}) {
+    this.client =
+      opts.client ??
+      new FlywheelClient({
+        baseUrl: resolveTrackingUri(opts.trackingUri),
+        ...(opts.headers === undefined ? {} : { headers: opts.headers }),
+        ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+      });
+    this.flushIntervalMs = opts.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
+    this.endRunsOnExit = opts.endRunsOnExit ?? true;
+  }
+
+  /** Runs started by this object and not yet ended. */
+  get activeRuns(): readonly ActiveRun[] {
+    return [...this.active];
+  }
+
+  private readonly onBeforeExit = (): void => {
+    for (const run of this.active) {
+      run.end("FINISHED").catch((e: unknown) => {
+        process.emitWarning(
+          `flywheel: could not end run ${run.runId} at exit: ${e instanceof Error ? e.message : String(e)}`,
+        );
+      });
+    }
+  };
+
+  private async fetchOrCreateExperiment(name: string): Promise<WireExperiment> {
+    const byName = async (): Promise<WireExperiment> => (await this.client.experiments.getByName(name)).experiment;
+    let experiment: WireExperiment;
+    try {
+      experiment = await byName();
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      try {
+        const { experiment_id } = await this.client.experiments.create({ name });
+        experiment = (await this.client.experiments.get(experiment_id)).experiment;
+      } catch (err) {
+        // Someone else created it between our read and our create: read theirs.
+        if (!(err instanceof FlywheelApiError && err.errorCode === "RESOURCE_ALREADY_EXISTS")) throw err;
+        experiment = await byName();
+      }
+    }
+    if (experiment.lifecycle_stage === "deleted") {
+      throw new Error(
+        `Experiment '${name}' (id ${experiment.experiment_id}) is deleted: restore it with ` +
+          `'flywheel experiments restore ${experiment.experiment_id}' or use another name`,
+      );
+    }
+    return experiment;
+  }
+
+  /** The experiment with this name, created when it does not exist (cached per name). */
+  getOrCreateExperiment(name: string): Promise<WireExperiment> {
+    if (typeof name !== "string" || name.trim() === "") {
+      return Promise.reject(new TypeError("The experiment name must be a non-empty string"));
+    }
+    let pending = this.experiments.get(name);
+    if (pending === undefined) {
+      pending = this.fetchOrCreateExperiment(name);
+      this.experiments.set(name, pending);
+      pending.catch(() => this.experiments.delete(name));
+    }
+    return pending;
+  }
+
+  /** Creates a run in the named experiment (created if needed) and returns it for logging. */
+  async startRun(opts: StartRunOptions): Promise<ActiveRun> {
+    const [experiment, commit] = await Promise.all([this.getOrCreateExperiment(opts.experiment), gitCommit()]);
+    const user = currentUser();
+    const tags: Record<string, string> = {
+      "mlflow.user": user,
+      "mlflow.source.name": process.argv[1] ?? process.argv0,
+      "mlflow.source.type": "LOCAL",
+    };
+    if (commit !== undefined) tags["mlflow.source.git.commit"] = commit;
+    Object.assign(tags, opts.tags);
+    const { run } = await this.client.runs.create({
+      experiment_id: experiment.experiment_id,
+      user_id: user,
+      start_time: opts.startTime ?? Date.now(),
+      ...(opts.runName === undefined ? {} : { run_name: opts.runName }),
+      tags: Object.entries(tags).map(([key, value]) => ({ key, value: String(value) })),
+    });
+    const active = new ActiveRun(this.client, run.info, this.flushIntervalMs, (r) => this.forget(r));
+    this.active.add(active);
+    if (this.endRunsOnExit && !this.exitHookInstalled) {
+      process.on("beforeExit", this.onBeforeExit);
+      this.exitHookInstalled = true;
+    }
+    return active;
+  }
+
+  /**
+   * Starts a run, calls `fn` with it, and ends it: FINISHED when `fn` resolves, FAILED when it
+   * throws (the error is rethrown). Returns what `fn` returns.
+   */
+  async withRun<T>(opts: StartRunOptions, fn: (run: ActiveRun) => Promise<T> | T): Promise<T> {
+    const run = await this.startRun(opts);
+    let result: T;
+    try {
+      result = await fn(run);
+    } catch (e) {
+      await run.end("FAILED").catch(() => undefined);
+      throw e;
+    }
+    await run.end("FINISHED");
+    return result;
+  }
+
+  /** Ends every run still open (default status FINISHED). */
+  async endAll(status: TerminalStatus = "FINISHED"): Promise<void> {
+    const results = await Promise.allSettled([...this.active].map((r) => r.end(status)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
+  }
+
+  private forget(run: ActiveRun): void {
+    this.active.delete(run);
+    if (this.active.size === 0 && this.exitHookInstalled) {
+      process.off("beforeExit", this.onBeforeExit);
+      this.exitHookInstalled = false;
+    }
+  }
+}
+
+export function createTracking(opts: TrackingOptions = {}): Tracking {
+  return new Tracking(opts);
+}
