@@ -348,8 +348,8 @@ describe("FlywheelClient: artifacts", () => {
 
     expect(await client.listArtifactDir("1/r/artifacts")).toEqual({
       files: [
-        { path: "1/r/artifacts/bin", is_dir: true },
-        { path: "1/r/artifacts/readme.txt", is_dir: false, file_size: 11 },
+        { path: "bin", is_dir: true },
+        { path: "readme.txt", is_dir: false, file_size: 11 },
       ],
     });
     expect(server.requestsTo("mlflow-artifacts").at(-1)).toMatchObject({

@@ -54,7 +54,7 @@ function tokenize(input: string): Token[] {
       let text = "";
       i++;
       for (;;) {
-        if (i >= input.length) fail(input, `unterminated quote starting at position ${start}`);
+        if (i >= input.length) fail(input, `unterminated quote starting at position ${start}: ${input.slice(start, start + 40)}`);
         const c = input[i] as string;
         if (c === ch) {
           // A doubled quote inside a literal stands for the quote itself.

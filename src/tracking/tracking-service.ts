@@ -35,6 +35,7 @@ export const ARTIFACT_SCHEME = "mlflow-artifacts:";
 export const DEFAULT_EXPERIMENT_ID = "0";
 const RUN_NAME_TAG = "mlflow.runName";
 const USER_TAG = "mlflow.user";
+const MODEL_HISTORY_TAG = "mlflow.log-model.history";
 const DEFAULT_SEARCH_MAX = 1000;
 
 export interface SearchExperimentsInput {
@@ -281,6 +282,35 @@ export class TrackingService {
 
   setTag(runId: string, tag: Tag): Promise<void> {
     return this.logBatch(runId, { metrics: [], params: [], tags: [tag] });
+  }
+
+  /**
+   * Records a logged model's MLmodel document on the run, as MLflow's `runs/log-model` does:
+   * appended to the JSON list in the `mlflow.log-model.history` tag.
+   */
+  async logModel(runId: string, modelJson: string): Promise<void> {
+    let model: unknown;
+    try {
+      model = JSON.parse(modelJson);
+    } catch {
+      throw invalidField("model_json", "must be a JSON document");
+    }
+    if (typeof model !== "object" || model === null || Array.isArray(model)) throw invalidField("model_json", "must be a JSON object");
+    await this.activeRun(runId);
+    const run = await this.getRun(runId);
+    const prior = run.tags.find((t) => t.key === MODEL_HISTORY_TAG)?.value;
+    let history: unknown[] = [];
+    if (prior !== undefined) {
+      try {
+        const parsed: unknown = JSON.parse(prior);
+        if (Array.isArray(parsed)) history = parsed;
+      } catch {
+        history = [];
+      }
+    }
+    history.push(model);
+    // Written without the tag-length check: MLflow keeps the whole history in this one tag.
+    await this.store.logBatch(runId, { metrics: [], params: [], tags: [{ key: MODEL_HISTORY_TAG, value: JSON.stringify(history) }] });
   }
 
   async deleteTag(runId: string, key: string): Promise<void> {

@@ -236,6 +236,17 @@ for (const backend of metadataBackends) {
       expect(await get("metrics/get-history", { run_id: "0".repeat(32), metric_key: "loss" })).toMatchObject({ status: 404 });
     });
 
+    test("runs/log-model appends the MLmodel document to mlflow.log-model.history", async () => {
+      const exp = await newExperiment("log-model");
+      const id = await newRun(exp);
+      const model = { artifact_path: "model", flavors: { onnx: { data: "model.onnx" } }, run_id: id, utc_time_created: "2026-01-01 00:00:00" };
+      expect((await post("runs/log-model", { run_id: id, model_json: JSON.stringify(model) })).status).toBe(200);
+      expect((await post("runs/log-model", { run_id: id, model_json: JSON.stringify({ ...model, artifact_path: "model2" }) })).status).toBe(200);
+      const tag = (await get("runs/get", { run_id: id })).json.run.data.tags.find((t: any) => t.key === "mlflow.log-model.history");
+      expect(JSON.parse(tag.value).map((m: any) => m.artifact_path)).toEqual(["model", "model2"]);
+      expect(await post("runs/log-model", { run_id: id, model_json: "not json" })).toMatchObject({ status: 400, json: { error_code: "INVALID_PARAMETER_VALUE" } });
+    });
+
     test("the same API answers under /ajax-api/2.0/mlflow", async () => {
       const r = await s.call("POST", "/ajax-api/2.0/mlflow/experiments/create", { name: "ajax" });
       expect(r.status).toBe(200);

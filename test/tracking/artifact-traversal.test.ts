@@ -115,3 +115,29 @@ describe("artifact path traversal", () => {
     expect(existsSync(join(artifactRoot, "0", "x", "artifacts", "my file+v1.txt"))).toBe(true);
   });
 });
+
+describe("artifact uploads that fail midway", () => {
+  test("a client that hangs up mid-upload leaves no partial object and the server keeps serving", async () => {
+    const s = await startTestServer(sqliteBackend);
+    try {
+      const u = new URL(s.url);
+      await raw(s.url, "PUT", "/api/2.0/mlflow-artifacts/artifacts/0/r/artifacts/big.bin", "old");
+      await new Promise<void>((resolve) => {
+        const req = request({ host: u.hostname, port: u.port, method: "PUT", path: "/api/2.0/mlflow-artifacts/artifacts/0/r/artifacts/big.bin", headers: { "content-length": 1_000_000 } });
+        req.on("error", () => resolve());
+        req.write(Buffer.alloc(64 * 1024, 1));
+        setTimeout(() => {
+          req.destroy();
+          resolve();
+        }, 50);
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await s.call("GET", "/health")).status).toBe(200);
+      expect(await raw(s.url, "GET", "/api/2.0/mlflow-artifacts/artifacts/0/r/artifacts/big.bin")).toEqual({ status: 200, text: "old" });
+      const listed = await s.call("GET", "/api/2.0/mlflow-artifacts/artifacts?path=0/r/artifacts");
+      expect(listed.json.files).toEqual([{ path: "big.bin", is_dir: false, file_size: 3 }]);
+    } finally {
+      await s.stop();
+    }
+  });
+});

@@ -435,8 +435,9 @@ export async function startFakeMlflowServer(opts: FakeServerOptions = {}): Promi
       .map((s) => decodeURIComponent(s))
       .join("/");
     if (method === "GET" && rel === "") {
+      // Like MLflow's proxy, entries are named relative to the listed directory.
       const dir = q.path === undefined || q.path === "" ? "" : `${q.path}/`;
-      return { status: 200, body: listDir(dir, dir) };
+      return { status: 200, body: listDir(dir, "") };
     }
     if (method === "PUT") {
       state.artifacts.set(rel, raw);

@@ -118,6 +118,16 @@ export function mlflowRunsPlugin(tracking: TrackingService, registry?: ApiRegist
       },
     );
 
+    route(
+      app,
+      registry,
+      { methods: ["POST"], url: "/runs/log-model", summary: "Record a logged model's MLmodel document on the run", tag, input: z.object({ ...runRef, model_json: z.string() }) },
+      async ({ input }) => {
+        await tracking.logModel(runIdOf(input), input.model_json);
+        return {};
+      },
+    );
+
     route(app, registry, { methods: ["POST"], url: "/runs/delete-tag", summary: "Delete a tag from a run", tag, input: z.object({ ...runRef, key: z.string() }) }, async ({ input }) => {
       await tracking.deleteTag(runIdOf(input), input.key);
       return {};

@@ -391,6 +391,17 @@ for (const backend of metadataBackends) {
         expect(await history(id, "nan")).toHaveLength(2);
       });
 
+      test("finite values and int64-range timestamps round-trip exactly", async () => {
+        const id = (await newRun(experimentId, "exact")).info.runId;
+        const values = [0.1 + 0.2, 1 / 3, 5e-324, -2.2250738585072014e-308, 1.7976931348623157e308, 123456789.12345679, -0, 42];
+        const points = values.map((v, i) => metric("x", v, i - 3, 2 ** 52 + i));
+        await store.logBatch(id, batch({ metrics: points }));
+        const got = await history(id, "x");
+        expect(got.map((m) => m.value)).toEqual(values.map((v) => (Object.is(v, -0) ? 0 : v)));
+        expect(got.map((m) => m.step)).toEqual(values.map((_, i) => i - 3));
+        expect(got.map((m) => m.timestamp)).toEqual(values.map((_, i) => 2 ** 52 + i));
+      });
+
       test("params are immutable and a rejected batch writes nothing", async () => {
         const run = await newRun(experimentId, "params");
         const id = run.info.runId;

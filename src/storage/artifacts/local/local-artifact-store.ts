@@ -61,6 +61,21 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async put(key: string, body: Readable): Promise<{ size: number }> {
+    // The body may fail (a client hanging up) while we are still checking paths; hold the
+    // error so it is reported here rather than crashing the process as an unhandled event.
+    let early: unknown;
+    const hold = (e: unknown) => {
+      early ??= e;
+    };
+    body.on("error", hold);
+    try {
+      return await this.write(key, body, () => early);
+    } finally {
+      body.off("error", hold);
+    }
+  }
+
+  private async write(key: string, body: Readable, failed: () => unknown): Promise<{ size: number }> {
     const target = await this.pathOf(key);
     if (target === (await this.rootReal())) throw new FlywheelError("FW_ARTIFACT_IS_DIRECTORY", "Cannot write to the artifact root itself");
     await this.assertInside(target);
@@ -77,6 +92,7 @@ export class LocalArtifactStore implements ArtifactStore {
       throw e;
     }
     await this.assertInside(dirname(target));
+    if (failed() !== undefined) throw failed();
     const tmp = `${target}${TMP_MARK}${randomToken(6)}`;
     let size = 0;
     try {

@@ -42,7 +42,23 @@ export class KyselyMetadataStore implements MetadataStore {
 
   /** Wraps an open Kysely instance and brings its schema up to date. */
   static async open(db: Kysely<Database>, backend: "sqlite" | "postgresql"): Promise<KyselyMetadataStore> {
-    const migrator = new Migrator({ db, provider: migrationProvider(backend) });
+    // Kysely looks for its migration tables in every schema unless told which one, so a second
+    // schema in the same PostgreSQL database would find the first one's tables and fail.
+    let migrationTableSchema: string | undefined;
+    if (backend === "postgresql") {
+      try {
+        const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+        migrationTableSchema = rows[0]?.schema ?? undefined;
+      } catch (e) {
+        await db.destroy().catch(() => undefined);
+        throw new FlywheelError("FW_STORAGE_UNAVAILABLE", `Metadata store unreachable: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    const migrator = new Migrator({
+      db,
+      provider: migrationProvider(backend),
+      ...(migrationTableSchema !== undefined ? { migrationTableSchema } : {}),
+    });
     const { error, results } = await migrator.migrateToLatest();
     if (error !== undefined) {
       await db.destroy().catch(() => undefined);

@@ -10,6 +10,14 @@ import { runFilterSql, runOrderSql } from "./search-sql.js";
 const CHUNK = 500;
 const RUN_NAME_TAG = "mlflow.runName";
 
+/**
+ * Rows are written in key order so that concurrent batches on one run lock rows in the same order
+ * (PostgreSQL would otherwise report a deadlock when two batches name the same keys differently ordered).
+ */
+function byKey(a: { key: string }, b: { key: string }): number {
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -121,7 +129,9 @@ export class RunQueries {
 
   private async upsertTags(trx: Transaction<Database>, runId: string, tags: Tag[]): Promise<void> {
     if (tags.length === 0) return;
-    for (const part of chunks(tags, CHUNK)) {
+    // The last value given for a key wins; one statement may not upsert the same row twice.
+    const unique = [...new Map(tags.map((t) => [t.key, t])).values()].sort(byKey);
+    for (const part of chunks(unique, CHUNK)) {
       await trx
         .insertInto("tags")
         .values(part.map((t) => ({ run_uuid: runId, key: t.key, value: t.value })))
@@ -161,7 +171,7 @@ export class RunQueries {
         );
       }
     }
-    const fresh = params.filter((p) => !stored.has(p.key));
+    const fresh = params.filter((p) => !stored.has(p.key)).sort(byKey);
     if (fresh.length === 0) return;
     await trx
       .insertInto("params")
@@ -171,7 +181,9 @@ export class RunQueries {
   }
 
   private async insertMetrics(trx: Transaction<Database>, runId: string, metrics: Metric[]): Promise<void> {
-    const rows = metrics.map((m) => metricRow(runId, m));
+    const rows = metrics
+      .map((m) => metricRow(runId, m))
+      .sort((a, b) => byKey(a, b) || a.step - b.step || a.timestamp - b.timestamp || a.value - b.value || a.is_nan - b.is_nan);
     if (rows.every((r) => Number.isFinite(r.value))) {
       await jsonRowsInsert(this.backend, "metrics", runId, rows).execute(trx);
     } else {
@@ -184,7 +196,7 @@ export class RunQueries {
       const cur = latest.get(r.key);
       if (cur === undefined || isLater(r, cur)) latest.set(r.key, r);
     }
-    for (const part of chunks([...latest.values()], CHUNK)) {
+    for (const part of chunks([...latest.values()].sort(byKey), CHUNK)) {
       await trx
         .insertInto("latest_metrics")
         .values(part)

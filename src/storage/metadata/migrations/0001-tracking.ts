@@ -46,7 +46,7 @@ export const migration0001 = (backend: "sqlite" | "postgresql"): Migration => ({
       .execute();
     for (const [table, valueType] of [
       ["params", "varchar(8000)"],
-      ["tags", "varchar(8000)"],
+      ["tags", "text"],
     ] as const) {
       await db.schema
         .createTable(table)

@@ -1,0 +1,61 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, test } from "vitest";
+import { tempDir } from "../../test/helpers/backends.js";
+import { artifactsUriOf, loadConfig, metadataUriOf } from "./config.js";
+import { FlywheelError } from "./errors.js";
+
+describe("loadConfig", () => {
+  const dirs: { remove(): void }[] = [];
+  afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
+  function dir(): string {
+    const d = tempDir("flywheel-config-");
+    dirs.push(d);
+    return d.path;
+  }
+
+  test("defaults: 127.0.0.1:5000, ./flywheel-data, SQLite and artifacts inside it", () => {
+    const cwd = dir();
+    const cfg = loadConfig({ env: {}, cwd });
+    expect(cfg).toMatchObject({ host: "127.0.0.1", port: 5000, dataDir: join(cwd, "flywheel-data"), logLevel: "info" });
+    expect(metadataUriOf(cfg)).toBe(`sqlite:///${join(cwd, "flywheel-data", "flywheel.db")}`);
+    expect(artifactsUriOf(cfg)).toBe(`file://${join(cwd, "flywheel-data", "artifacts")}`);
+  });
+
+  test("flags > FLYWHEEL_* environment > flywheel.yaml > defaults", () => {
+    const cwd = dir();
+    writeFileSync(join(cwd, "flywheel.yaml"), "port: 7000\nhost: 0.0.0.0\nlogLevel: debug\ndataDir: ./from-yaml\n");
+    expect(loadConfig({ env: {}, cwd })).toMatchObject({ port: 7000, host: "0.0.0.0", logLevel: "debug", dataDir: join(cwd, "from-yaml") });
+    const env = { FLYWHEEL_PORT: "7100", FLYWHEEL_LOG_LEVEL: "warn" };
+    expect(loadConfig({ env, cwd })).toMatchObject({ port: 7100, host: "0.0.0.0", logLevel: "warn" });
+    expect(loadConfig({ env, cwd, flags: { port: "7200", host: undefined } })).toMatchObject({ port: 7200, host: "0.0.0.0", logLevel: "warn" });
+  });
+
+  test("FLYWHEEL_CONFIG names another YAML file", () => {
+    const cwd = dir();
+    const file = join(cwd, "other.yaml");
+    writeFileSync(file, "port: 7300\n");
+    expect(loadConfig({ env: { FLYWHEEL_CONFIG: file }, cwd }).port).toBe(7300);
+  });
+
+  test("invalid values name the setting and where it came from", () => {
+    const cwd = dir();
+    const err = (() => {
+      try {
+        loadConfig({ env: { FLYWHEEL_PORT: "http" }, cwd });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(err).toBeInstanceOf(FlywheelError);
+    expect((err as FlywheelError).code).toBe("FW_CONFIG_INVALID");
+    expect((err as FlywheelError).message).toContain("port");
+    expect((err as FlywheelError).message).toContain("FLYWHEEL_PORT");
+    writeFileSync(join(cwd, "flywheel.yaml"), "prot: 1\n");
+    expect(() => loadConfig({ env: {}, cwd })).toThrow(/unknown key 'prot'/);
+    writeFileSync(join(cwd, "flywheel.yaml"), "port: [\n");
+    expect(() => loadConfig({ env: {}, cwd })).toThrow(/not valid YAML/);
+    expect(() => loadConfig({ env: {}, cwd: dir(), flags: { logLevel: "loud" } })).toThrow(/logLevel/);
+  });
+});
