@@ -44,7 +44,7 @@ async function flywheel(...args: string[]): Promise<CliResult> {
   registerRunsCommand(program);
   const withUri = args.includes("--tracking-uri") ? args : [...args, "--tracking-uri", server.baseUrl];
   process.exitCode = undefined;
-  let exitCode = 0;
+  let exitCode: number;
   try {
     await program.parseAsync(["node", "flywheel", ...withUri]);
     exitCode = Number(process.exitCode ?? 0);

@@ -190,7 +190,7 @@ class Transport {
   private async apiError(method: string, url: string, res: Response, timeoutMs: number): Promise<FlywheelApiError> {
     const text = await this.readText(method, url, res, timeoutMs);
     let errorCode = errorCodeForStatus(res.status);
-    let message = "";
+    let message: string;
     try {
       const body = asObject(JSON.parse(text));
       if (typeof body.error_code === "string" && body.error_code !== "") errorCode = body.error_code;

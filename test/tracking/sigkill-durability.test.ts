@@ -7,14 +7,15 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { afterAll, describe, expect, test } from "vitest";
-import { tempDir } from "../helpers/backends.js";
+import { metadataBackends, tempDir, titleOf } from "../helpers/backends.js";
 
 const CLI = new URL("../../dist/src/cli/main.js", import.meta.url).pathname;
 const CLIENTS = 4;
 const PER_BATCH = 100;
 
-function startServer(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, "server", "--port", "0", "--data-dir", dataDir, "--log-level", "warn"], {
+function startServer(dataDir: string, metadataUri: string): Promise<{ child: ChildProcess; url: string }> {
+  const args = [CLI, "server", "--port", "0", "--data-dir", dataDir, "--metadata-uri", metadataUri, "--log-level", "warn"];
+  const child = spawn(process.execPath, args, {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, FLYWHEEL_CONFIG: `${dataDir}/none.yaml` },
   });
@@ -44,17 +45,20 @@ async function post(url: string, path: string, body: unknown): Promise<any> {
   return res.json();
 }
 
-describe("durability under SIGKILL", () => {
+for (const backend of metadataBackends) describe.skipIf(backend.skip !== undefined)(`durability under SIGKILL on ${titleOf(backend)}`, () => {
   const dir = tempDir("flywheel-sigkill-");
   let child: ChildProcess | undefined;
-  afterAll(() => {
+  let db: { uri: string; drop(): Promise<void> } | undefined;
+  afterAll(async () => {
     child?.kill("SIGKILL");
+    await db?.drop();
     dir.remove();
   });
 
   test("every acknowledged log-batch survives a SIGKILL, and no batch is half-written", async () => {
     expect(existsSync(CLI), `${CLI} is missing: run \`npm run build\` (npm test does)`).toBe(true);
-    const first = await startServer(dir.path);
+    db = await backend.create();
+    const first = await startServer(dir.path, db.uri);
     child = first.child;
     const exp = await post(first.url, "experiments/create", { name: "durability" });
     const run = await post(first.url, "runs/create", { experiment_id: exp.experiment_id });
@@ -84,7 +88,7 @@ describe("durability under SIGKILL", () => {
     const totalAcked = acked.reduce((n, s) => n + s.size, 0);
     expect(totalAcked).toBeGreaterThanOrEqual(200);
 
-    const second = await startServer(dir.path);
+    const second = await startServer(dir.path, db.uri);
     child = second.child;
     for (let c = 0; c < CLIENTS; c++) {
       const res = await fetch(`${second.url}/api/2.0/mlflow/metrics/get-history?run_id=${runId}&metric_key=c${c}`);
