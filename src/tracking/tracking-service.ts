@@ -22,12 +22,12 @@ import { decodePageToken, encodePageToken } from "./page-token.js";
 import { randomRunName } from "./run-names.js";
 import { parseFilter, parseOrderBy } from "./search-grammar.js";
 import {
-  LIMITS,
   validateBatch,
   validateExperimentName,
   validateExperimentTag,
   validateKey,
   validateMaxResults,
+  validateRunName,
   validateTag,
 } from "./validation.js";
 
@@ -195,9 +195,7 @@ export class TrackingService {
     const exp = await this.activeExperiment(experimentId);
     const tags = [...(input.tags ?? [])];
     tags.forEach((t) => validateTag(t));
-    if (input.runName !== undefined && input.runName.length > LIMITS.runNameLength) {
-      throw invalidField("run_name", `length ${input.runName.length} exceeds the limit of ${LIMITS.runNameLength} characters`);
-    }
+    if (input.runName !== undefined) validateRunName(input.runName);
     const tagged = tags.find((t) => t.key === RUN_NAME_TAG)?.value;
     if (input.runName !== undefined && input.runName !== "" && tagged !== undefined && tagged !== input.runName) {
       throw invalidField("run_name", `run_name '${input.runName}' and tag ${RUN_NAME_TAG} '${tagged}' differ; set one or make them equal`);
@@ -241,9 +239,7 @@ export class TrackingService {
 
   async updateRun(runId: string, update: { status?: RunStatus; endTime?: number; runName?: string }): Promise<RunInfo> {
     await this.activeRun(runId);
-    if (update.runName !== undefined && update.runName.length > LIMITS.runNameLength) {
-      throw invalidField("run_name", `length ${update.runName.length} exceeds the limit of ${LIMITS.runNameLength} characters`);
-    }
+    if (update.runName !== undefined) validateRunName(update.runName);
     return this.store.updateRun(runId, {
       ...(update.status !== undefined ? { status: update.status } : {}),
       ...(update.endTime !== undefined ? { endTime: update.endTime } : {}),

@@ -19,8 +19,24 @@ export const LIMITS = {
   searchMaxResults: 50000,
 } as const;
 
-// Python's \w is Unicode-aware; \p{L}\p{M}\p{N}_ is its JavaScript equivalent.
-const KEY_RE = /^[/\p{L}\p{M}\p{N}_.\- ]*$/u;
+// Python's \w is Unicode-aware: str.isalnum() or '_', i.e. \p{L}\p{N}_ (combining marks do not match).
+const KEY_RE = /^[/\p{L}\p{N}_.\- ]*$/u;
+
+/** Length in characters (code points), as Python's len() and PostgreSQL's varchar count it. */
+function charLength(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
 
 /** Mirrors posixpath.normpath for the check MLflow calls path_not_unique. */
 function normpath(p: string): string {
@@ -39,7 +55,7 @@ function normpath(p: string): string {
 /** A metric, param or tag key: MLflow's character set, no `..`, no leading `/`, no empty parts. */
 export function validateKey(kind: "metric" | "param" | "tag", key: string, field = "key"): void {
   if (key === "") throw invalidField(field, `${kind} name must not be empty`);
-  if (key.length > LIMITS.keyLength) {
+  if (key.length > LIMITS.keyLength && charLength(key) > LIMITS.keyLength) {
     throw invalidField(field, `${kind} name '${key.slice(0, 40)}...' is longer than ${LIMITS.keyLength} characters`);
   }
   if (!KEY_RE.test(key)) {
@@ -55,7 +71,9 @@ export function validateKey(kind: "metric" | "param" | "tag", key: string, field
 }
 
 function checkLength(field: string, value: string, max: number): void {
-  if (value.length > max) throw invalidField(field, `length ${value.length} exceeds the limit of ${max} characters`);
+  if (value.length > max && charLength(value) > max) {
+    throw invalidField(field, `length ${charLength(value)} exceeds the limit of ${max} characters`);
+  }
 }
 
 export function validateParam(p: Tag, field = "params"): void {
@@ -66,6 +84,8 @@ export function validateParam(p: Tag, field = "params"): void {
 export function validateTag(t: Tag, field = "tags"): void {
   validateKey("tag", t.key, `${field}.key`);
   checkLength(`${field}[${t.key}].value`, t.value, LIMITS.tagValueLength);
+  // This tag is the run's name, stored in a column of runNameLength characters.
+  if (t.key === "mlflow.runName") checkLength(`${field}[${t.key}].value`, t.value, LIMITS.runNameLength);
 }
 
 export function validateExperimentTag(t: Tag): void {
@@ -78,6 +98,10 @@ export function validateMetric(m: Metric, field = "metrics", keyChecked = false)
   if (!keyChecked) validateKey("metric", m.key, `${field}.key`);
   if (!Number.isSafeInteger(m.timestamp)) throw invalidField(`${field}[${m.key}].timestamp`, "must be an integer (milliseconds since the epoch)");
   if (!Number.isSafeInteger(m.step)) throw invalidField(`${field}[${m.key}].step`, "must be an integer");
+}
+
+export function validateRunName(name: string, field = "run_name"): void {
+  checkLength(field, name, LIMITS.runNameLength);
 }
 
 export function validateExperimentName(name: string, field = "name"): void {

@@ -17,7 +17,7 @@ for (const backend of metadataBackends) {
 
     const post = (path: string, body: unknown) => s.call("POST", `${API}/${path}`, body);
     const get = (path: string, query: Record<string, string | number> = {}) =>
-      s.call("GET", `${API}/${path}?${new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]))}`);
+      s.call("GET", `${API}/${path}?${new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]))}`);
     async function newExperiment(name: string): Promise<string> {
       const r = await post("experiments/create", { name });
       expect(r.status).toBe(200);

@@ -4,8 +4,7 @@
  * listing gets a 200 with the shape it expects.
  */
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
-// @ts-expect-error -- the package ships CommonJS without usable ESM types
-import MLflow from "mlflow";
+import { createRequire } from "node:module";
 import { metadataBackends, titleOf } from "../helpers/backends.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
@@ -16,6 +15,9 @@ interface Client {
   Artifacts: any;
 }
 
+// The package is CommonJS whose `module.exports` is the class itself.
+const MLflow = createRequire(import.meta.url)("mlflow") as new (opts: { endpoint: string }) => Client;
+
 for (const backend of metadataBackends) {
   describe.skipIf(backend.skip !== undefined)(`mlflow npm client 2.0.7 on ${titleOf(backend)}`, () => {
     let server: TestServer;
@@ -23,7 +25,7 @@ for (const backend of metadataBackends) {
 
     beforeAll(async () => {
       server = await startTestServer(backend);
-      client = new MLflow({ endpoint: server.url }) as Client;
+      client = new MLflow({ endpoint: server.url });
       // The client prints every request body it sends.
       vi.spyOn(console, "log").mockImplementation(() => undefined);
     });

@@ -519,6 +519,24 @@ for (const backend of metadataBackends) {
         expect(run?.tags.filter((t) => t.key.startsWith("t-"))).toHaveLength(20);
         expect(run?.tags.find((t) => t.key === "last")?.value).toMatch(/^\d+$/);
       });
+
+      test("concurrent batches logging one new param with different values: exactly one wins", async () => {
+        for (let round = 0; round < 5; round++) {
+          const id = (await newRun(experimentId, `param-race-${round}`)).info.runId;
+          const results = await Promise.allSettled(
+            ["a", "b", "c", "d"].map((v) => store.logBatch(id, batch({ params: [{ key: "lr", value: v }], metrics: [metric(`m-${v}`, 1, 0, NOW)] }))),
+          );
+          const ok = results.filter((r) => r.status === "fulfilled");
+          expect(ok).toHaveLength(1);
+          for (const r of results) {
+            if (r.status === "rejected") expect((r.reason as { code?: string }).code).toBe("FW_TRACKING_PARAM_CHANGED");
+          }
+          const run = await store.getRun(id);
+          expect(run?.params).toHaveLength(1);
+          // The losers' metrics were rolled back with their params.
+          expect(run?.metrics).toHaveLength(1);
+        }
+      });
     });
 
     // ---- search runs ---------------------------------------------------------------------------

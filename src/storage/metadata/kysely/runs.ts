@@ -150,35 +150,39 @@ export class RunQueries {
     });
   }
 
+  private async storedParams(trx: Transaction<Database>, runId: string, keys: string[]): Promise<Map<string, string>> {
+    const rows = await trx.selectFrom("params").select(["key", "value"]).where("run_uuid", "=", runId).where("key", "in", keys).execute();
+    return new Map(rows.map((r) => [r.key, r.value]));
+  }
+
   private async insertParams(trx: Transaction<Database>, runId: string, params: Tag[]): Promise<void> {
-    const existing = await trx
-      .selectFrom("params")
-      .select(["key", "value"])
-      .where("run_uuid", "=", runId)
-      .where(
-        "key",
-        "in",
-        params.map((p) => p.key),
-      )
-      .execute();
-    const stored = new Map(existing.map((r) => [r.key, r.value]));
-    for (const p of params) {
-      const old = stored.get(p.key);
-      if (old !== undefined && old !== p.value) {
-        throw new FlywheelError(
-          "FW_TRACKING_PARAM_CHANGED",
-          `Changing param values is not allowed. Param with key='${p.key}' was already logged with value='${old}' for run ID='${runId}'. Attempted logging new value '${p.value}'.`,
-        );
+    const unchanged = (stored: Map<string, string>) => {
+      for (const p of params) {
+        const old = stored.get(p.key);
+        if (old !== undefined && old !== p.value) {
+          throw new FlywheelError(
+            "FW_TRACKING_PARAM_CHANGED",
+            `Changing param values is not allowed. Param with key='${p.key}' was already logged with value='${old}' for run ID='${runId}'. Attempted logging new value '${p.value}'.`,
+          );
+        }
       }
-    }
+    };
+    const stored = await this.storedParams(trx, runId, params.map((p) => p.key));
+    unchanged(stored);
     const fresh = params.filter((p) => !stored.has(p.key)).sort(byKey);
     if (fresh.length === 0) return;
-    await trx
+    const res = await trx
       .insertInto("params")
       .values(fresh.map((p) => ({ run_uuid: runId, key: p.key, value: p.value })))
       .onConflict((oc) => oc.doNothing())
-      .execute();
+      .executeTakeFirst();
+    // A concurrent batch inserted some of these keys between our read and our write (possible
+    // on PostgreSQL): compare with what it stored, so a different value is still refused.
+    if (Number(res.numInsertedOrUpdatedRows ?? fresh.length) < fresh.length) {
+      unchanged(await this.storedParams(trx, runId, fresh.map((p) => p.key)));
+    }
   }
+
 
   private async insertMetrics(trx: Transaction<Database>, runId: string, metrics: Metric[]): Promise<void> {
     const rows = metrics
