@@ -36,10 +36,13 @@ const ALLOWED: Record<string, string[]> = {
   training: ["core", "stats"],
   storage: ["core"],
   tracking: ["core", "storage"],
-  client: ["core"],
-  server: ["core", "storage", "tracking"],
-  cli: ["core", "client", "server", "storage", "tracking"],
-  quickstart: ["core", "client", "server", "data", "stats", "training"],
+  onnx: ["core"],
+  models: ["core", "onnx"],
+  registry: ["core", "storage", "tracking", "models", "onnx"],
+  client: ["core", "models", "onnx"],
+  server: ["core", "storage", "tracking", "registry"],
+  cli: ["core", "client", "server", "storage", "tracking", "registry", "models", "onnx"],
+  quickstart: ["core", "client", "server", "data", "stats", "training", "onnx", "models", "registry"],
 };
 
 describe("architecture", () => {

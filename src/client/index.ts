@@ -19,6 +19,30 @@ export {
   gitCommit,
   resolveTrackingUri,
 } from "./tracking.js";
-export type { MetricOptions, ParamValue, StartRunOptions, TerminalStatus, TrackingOptions } from "./tracking.js";
+export type {
+  LoggedModel,
+  MetricOptions,
+  ParamValue,
+  StartRunOptions,
+  TerminalStatus,
+  TrackingOptions,
+} from "./tracking.js";
+export {
+  LogModelError,
+  MlmodelError,
+  checkPackage,
+  parseMlmodel,
+  renderMlmodel,
+  signatureFromGraph,
+} from "../models/index.js";
+export type {
+  FlywheelModelMetadata,
+  LogModelOptions,
+  ModelPackage,
+  Signature,
+  SignatureColumn,
+  SignatureSpec,
+  SignatureTensor,
+} from "../models/index.js";
 export { LOG_BATCH_LIMITS } from "./wire-types.js";
 export type * from "./wire-types.js";

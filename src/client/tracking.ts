@@ -14,6 +14,9 @@ import { readdir, stat } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { basename, extname, join } from "node:path";
 import { stringify as toYaml } from "yaml";
+import { prepareModel } from "../models/log-model.js";
+import type { LogModelOptions } from "../models/log-model.js";
+import type { ModelPackage } from "../models/mlmodel.js";
 import { FlywheelApiError, isNotFound } from "./errors.js";
 import { FlywheelClient, artifactPathSegments } from "./http-client.js";
 import type { RunStatus, WireExperiment, WireMetric, WireParam, WireRunInfo, WireTag } from "./wire-types.js";
@@ -58,6 +61,18 @@ export interface MetricOptions {
   step?: number;
   /** Epoch milliseconds; default now. */
   timestamp?: number;
+}
+
+/** What `ActiveRun.logModel` logged. */
+export interface LoggedModel {
+  /** The package's directory in the run's artifacts, e.g. `model`. */
+  artifactPath: string;
+  /** `runs:/<run_id>/<artifactPath>`. */
+  modelUri: string;
+  /** `<run artifact_uri>/<artifactPath>`, the source a model version is registered from. */
+  source: string;
+  /** The MLmodel that was written. */
+  mlmodel: ModelPackage;
 }
 
 export type TerminalStatus = Extract<RunStatus, "FINISHED" | "FAILED" | "KILLED">;
@@ -373,6 +388,31 @@ export class ActiveRun {
     await this.client.uploadArtifact(this.proxyPath(artifactFile), Buffer.from(text, "utf8"), {
       contentType: yaml ? "application/yaml" : "application/json",
     });
+  }
+
+  /**
+   * Logs an ONNX model as an MLflow model package (as `mlflow.onnx.log_model` does): uploads
+   * `<artifactPath>/model.onnx`, `input_example.json` when given, then `MLmodel`, and records the
+   * model on the run with `runs/log-model`. The model is loaded in ONNX Runtime first; one that
+   * does not load, or disagrees with the given signature, is refused (LogModelError).
+   *
+   *   const { modelUri } = await run.logModel({ onnx: "model.onnx", metadata: { features: ["a", "b"] } });
+   */
+  async logModel(opts: LogModelOptions): Promise<LoggedModel> {
+    this.assertOpen();
+    const prepared = await prepareModel(opts, { runId: this.runId, artifactUri: this.artifactUri });
+    for (const file of prepared.files) {
+      await this.client.uploadArtifact(this.proxyPath(`${prepared.artifactPath}/${file.path}`), file.body, {
+        contentType: file.contentType,
+      });
+    }
+    await this.client.call("POST", "runs/log-model", { run_id: this.runId, model_json: prepared.modelJson });
+    return {
+      artifactPath: prepared.artifactPath,
+      modelUri: prepared.modelUri,
+      source: prepared.source,
+      mlmodel: prepared.package,
+    };
   }
 
   /**

@@ -89,6 +89,46 @@ const table = {
     mlflow: "RESOURCE_DOES_NOT_EXIST",
     description: "The run or experiment has no tag with that key.",
   },
+  FW_REGISTRY_MODEL_NOT_FOUND: {
+    status: 404,
+    mlflow: "RESOURCE_DOES_NOT_EXIST",
+    description: "No registered model has that name.",
+  },
+  FW_REGISTRY_MODEL_EXISTS: {
+    status: 400,
+    mlflow: "RESOURCE_ALREADY_EXISTS",
+    description: "A registered model with that name already exists.",
+  },
+  FW_REGISTRY_VERSION_NOT_FOUND: {
+    status: 404,
+    mlflow: "RESOURCE_DOES_NOT_EXIST",
+    description: "The registered model has no such version.",
+  },
+  FW_REGISTRY_ALIAS_NOT_FOUND: {
+    status: 404,
+    mlflow: "RESOURCE_DOES_NOT_EXIST",
+    description: "The registered model has no such alias.",
+  },
+  FW_REGISTRY_INVALID_SOURCE: {
+    status: 400,
+    mlflow: "INVALID_PARAMETER_VALUE",
+    description: "A model version's source is not inside the artifact store or not inside its run's artifacts.",
+  },
+  FW_REGISTRY_INVALID_MODEL_URI: {
+    status: 400,
+    mlflow: "INVALID_PARAMETER_VALUE",
+    description: "A models:/ URI does not parse or names nothing.",
+  },
+  FW_GOVERNANCE_GATE_FAILED: {
+    status: 409,
+    mlflow: "INVALID_STATE",
+    description: "A promotion was refused because a gate of the model's policy failed; the message names it.",
+  },
+  FW_GOVERNANCE_APPROVAL_REQUIRED: {
+    status: 403,
+    mlflow: "PERMISSION_DENIED",
+    description: "A promotion needs an approval recorded by a different user than the requester.",
+  },
   FW_SEARCH_INVALID_FILTER: {
     status: 400,
     mlflow: "INVALID_PARAMETER_VALUE",

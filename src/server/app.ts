@@ -6,12 +6,16 @@ import { silentLogger, type Logger } from "../core/logger.js";
 import { VERSION } from "../core/version.js";
 import type { ArtifactStore } from "../storage/artifacts/artifact-store.js";
 import type { MetadataStore } from "../storage/metadata/metadata-store.js";
+import { checkStoredPackage } from "../registry/package-check.js";
+import { RegistryService } from "../registry/registry-service.js";
 import { TrackingService } from "../tracking/tracking-service.js";
 import { installErrorHandler } from "./error-handler.js";
 import { buildOpenApi } from "./openapi.js";
 import { healthPlugin } from "./plugins/health.js";
 import { mlflowArtifactsPlugin } from "./plugins/mlflow-artifacts.js";
 import { mlflowExperimentsPlugin } from "./plugins/mlflow-experiments.js";
+import { governancePlugin } from "./plugins/governance.js";
+import { mlflowRegistryPlugin } from "./plugins/mlflow-registry.js";
 import { mlflowRunsPlugin } from "./plugins/mlflow-runs.js";
 import { ApiRegistry } from "./route.js";
 
@@ -55,7 +59,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   installErrorHandler(app);
   const registry = new ApiRegistry();
-  const tracking = new TrackingService(deps.metadata, deps.artifacts, deps.clock ?? systemClock);
+  const clock = deps.clock ?? systemClock;
+  const tracking = new TrackingService(deps.metadata, deps.artifacts, clock);
+  const registryService = new RegistryService(deps.metadata, deps.artifacts, clock, checkStoredPackage);
 
   await app.register(healthPlugin({ metadata: deps.metadata, artifacts: deps.artifacts, version: VERSION }, registry));
   for (const prefix of ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"]) {
@@ -65,6 +71,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         jsonAnyContentType(scope, bodyLimit);
         await scope.register(mlflowExperimentsPlugin(tracking, documented));
         await scope.register(mlflowRunsPlugin(tracking, documented));
+        await scope.register(mlflowRegistryPlugin(registryService, documented));
       },
       { prefix },
     );
@@ -72,6 +79,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   for (const prefix of ["/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts"]) {
     await app.register(mlflowArtifactsPlugin(deps.artifacts, prefix.startsWith("/api/") ? registry : undefined), { prefix });
   }
+  await app.register(
+    async (scope) => {
+      await scope.register(governancePlugin(registryService, registry));
+    },
+    { prefix: "/api/v1" },
+  );
   let document: unknown;
   app.get("/api/openapi.json", async () => (document ??= buildOpenApi(registry, VERSION)));
   registry.add({ method: "GET", path: "/api/openapi.json", summary: "This OpenAPI document", tag: "Meta" });

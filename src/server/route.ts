@@ -64,7 +64,7 @@ export interface RouteSpec<I> {
 
 /**
  * Registers a JSON route under the plugin's prefix. GET input comes from the query string,
- * other methods read the JSON body.
+ * DELETE from the query string and the body, other methods from the JSON body.
  */
 export function route<I>(
   app: FastifyInstance,
@@ -77,7 +77,12 @@ export function route<I>(
       method,
       url: spec.url,
       handler: async (req, reply) => {
-        const raw = method === "GET" || method === "DELETE" ? req.query : req.body;
+        // MLflow's clients send DELETE with a JSON body; curl users tend to use the query string.
+        const body = typeof req.body === "object" && req.body !== null && !Array.isArray(req.body) ? req.body : {};
+        const source = method === "GET" ? req.query : method === "DELETE" ? { ...(req.query as object), ...body } : req.body;
+        // Path parameters (`/models/:name`) join the input; they win over body fields of the same name.
+        const params = req.params as Record<string, string> | undefined;
+        const raw = params !== undefined && Object.keys(params).length > 0 && typeof source === "object" && source !== null && !Array.isArray(source) ? { ...source, ...params } : source;
         const input = spec.input === undefined ? (undefined as I) : parseInput(spec.input, raw);
         const out = await handler({ input, req, reply });
         return out ?? {};
@@ -85,7 +90,7 @@ export function route<I>(
     });
     registry?.add({
       method,
-      path: `${app.prefix}${spec.url}`,
+      path: `${app.prefix}${spec.url}`.replace(/:([A-Za-z_]+)/g, "{$1}"),
       summary: spec.summary,
       tag: spec.tag,
       ...(spec.input !== undefined ? { input: spec.input } : {}),

@@ -14,7 +14,7 @@ interface Token {
   pos: number;
 }
 
-export type SearchTarget = "run" | "experiment";
+export type SearchTarget = "run" | "experiment" | "registry";
 
 const PREFIXES: Record<string, EntityType> = {
   metric: "metric",
@@ -31,7 +31,16 @@ const PREFIXES: Record<string, EntityType> = {
   run: "attribute",
 };
 
-const NUMERIC_ATTRIBUTES = new Set(["start_time", "end_time", "creation_time", "last_update_time", "experiment_id"]);
+const NUMERIC_ATTRIBUTES = new Set([
+  "start_time",
+  "end_time",
+  "creation_time",
+  "last_update_time",
+  "experiment_id",
+  "creation_timestamp",
+  "last_updated_timestamp",
+  "version_number",
+]);
 const ATTRIBUTE_ALIASES: Record<string, string> = { created: "start_time", Created: "start_time", run_uuid: "run_id" };
 const STRING_OPS: readonly Comparator[] = ["=", "!=", "LIKE", "ILIKE"];
 const NUMERIC_OPS: readonly Comparator[] = ["=", "!=", ">", ">=", "<", "<="];
@@ -159,8 +168,8 @@ function parseIdentifier(c: Cursor, target: SearchTarget): { type: EntityType; k
     if (type === undefined) {
       fail(c.input, `invalid entity type '${first.text}' at position ${first.pos}: expected metrics, params, tags or attributes`);
     }
-    if (target === "experiment" && (type === "metric" || type === "param")) {
-      fail(c.input, `'${first.text}.${keyTok.text}' at position ${first.pos}: experiments can be searched by attributes and tags only`);
+    if (target !== "run" && (type === "metric" || type === "param")) {
+      fail(c.input, `'${first.text}.${keyTok.text}' at position ${first.pos}: ${target === "experiment" ? "experiments" : "registered models and versions"} can be searched by attributes and tags only`);
     }
     const key = type === "attribute" ? (ATTRIBUTE_ALIASES[keyTok.text] ?? keyTok.text) : keyTok.text;
     return { type, key };

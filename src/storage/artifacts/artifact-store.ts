@@ -24,4 +24,9 @@ export interface ArtifactStore {
   /** Deletes an object or everything under a prefix; FW_ARTIFACT_NOT_FOUND when neither exists. */
   delete(key: string): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Optional capability of stores on a local filesystem: the key of an absolute local path,
+   * or undefined when the path is outside the store's root.
+   */
+  keyOfLocalPath?(path: string): string | undefined;
 }

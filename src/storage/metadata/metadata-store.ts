@@ -2,6 +2,9 @@
  * The MetadataStore port: durable storage of experiments, runs, params, metrics and tags.
  * Validation lives in the tracking service; a backend implements only the storage step.
  */
+import type { GovernanceStore } from "./governance-store.js";
+import type { LineageStore } from "./lineage-store.js";
+import type { RegistryStore } from "./registry-store.js";
 import type { SearchFilter, OrderByClause } from "./search-types.js";
 
 export type LifecycleStage = "active" | "deleted";
@@ -9,10 +12,8 @@ export type ViewType = "ACTIVE_ONLY" | "DELETED_ONLY" | "ALL";
 export type RunStatus = "RUNNING" | "SCHEDULED" | "FINISHED" | "FAILED" | "KILLED";
 export const RUN_STATUSES: readonly RunStatus[] = ["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"];
 
-export interface Tag {
-  key: string;
-  value: string;
-}
+export type { Page, Tag } from "./common.js";
+import type { Page, Tag } from "./common.js";
 export type Param = Tag;
 
 export interface Metric {
@@ -83,12 +84,6 @@ export interface Batch {
   tags: Tag[];
 }
 
-export interface Page<T> {
-  items: T[];
-  /** Offset of the next page, or undefined on the last page. */
-  nextOffset: number | undefined;
-}
-
 export interface ExperimentQuery {
   viewType: ViewType;
   filter: SearchFilter;
@@ -108,6 +103,10 @@ export interface RunQuery {
 
 export interface MetadataStore {
   readonly backend: "sqlite" | "postgresql";
+  /** The model registry's tables live in the same database. */
+  readonly registry: RegistryStore;
+  readonly lineage: LineageStore;
+  readonly governance: GovernanceStore;
 
   /** Checks the connection; throws FW_STORAGE_UNAVAILABLE when the store cannot be reached. */
   ping(): Promise<void>;

@@ -45,6 +45,91 @@ export interface MetricsTable {
   is_nan: number;
 }
 
+export interface RegisteredModelsTable {
+  model_id: Generated<number>;
+  name: string;
+  creation_time: number;
+  last_updated_time: number;
+  description: string;
+  user_id: string;
+  last_version: Generated<number>;
+}
+
+export interface RegisteredModelTagsTable {
+  model_id: number;
+  key: string;
+  value: string;
+}
+
+export interface ModelVersionsTable {
+  model_id: number;
+  version: number;
+  creation_time: number;
+  last_updated_time: number;
+  description: string;
+  user_id: string;
+  current_stage: string;
+  source: string;
+  run_id: string | null;
+  run_link: string;
+  status: string;
+  status_message: string;
+}
+
+export interface ModelVersionTagsTable {
+  model_id: number;
+  version: number;
+  key: string;
+  value: string;
+}
+
+export interface RegisteredModelAliasesTable {
+  model_id: number;
+  alias: string;
+  version: number;
+}
+
+export interface ModelPoliciesTable {
+  model_id: number;
+  protected_aliases: string;
+  gates: string;
+  require_approval: number;
+  updated_time: number;
+  updated_by: string;
+}
+
+export interface ModelApprovalsTable {
+  approval_id: Generated<number>;
+  model_id: number;
+  version: number;
+  action: string;
+  approver: string;
+  reason: string;
+  created_time: number;
+}
+
+export interface RegistryAuditLogTable {
+  event_id: Generated<number>;
+  model_name: string;
+  version: number | null;
+  action: string;
+  from_value: string | null;
+  to_value: string | null;
+  actor: string;
+  reason: string;
+  created_time: number;
+}
+
+export interface LineageEdgesTable {
+  src_type: string;
+  src_id: string;
+  relation: string;
+  dst_type: string;
+  dst_id: string;
+  attributes: string;
+  created_time: number;
+}
+
 export interface Database {
   experiments: ExperimentsTable;
   experiment_tags: ExperimentTagsTable;
@@ -53,4 +138,13 @@ export interface Database {
   tags: KeyValueTable;
   metrics: MetricsTable;
   latest_metrics: MetricsTable;
+  registered_models: RegisteredModelsTable;
+  registered_model_tags: RegisteredModelTagsTable;
+  model_versions: ModelVersionsTable;
+  model_version_tags: ModelVersionTagsTable;
+  registered_model_aliases: RegisteredModelAliasesTable;
+  model_policies: ModelPoliciesTable;
+  model_approvals: ModelApprovalsTable;
+  registry_audit_log: RegistryAuditLogTable;
+  lineage_edges: LineageEdgesTable;
 }

@@ -5,7 +5,7 @@
  */
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, readdir, realpath, rename, rm, stat, unlink } from "node:fs/promises";
-import { dirname, join, relative, sep } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { randomToken } from "../../../core/ids.js";
@@ -160,4 +160,14 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async close(): Promise<void> {}
+
+  keyOfLocalPath(path: string): string | undefined {
+    const rel = relative(resolve(this.root), resolve(path));
+    if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return undefined;
+    try {
+      return safeRelativePath(rel.split(sep).join("/"));
+    } catch {
+      return undefined;
+    }
+  }
 }

@@ -20,6 +20,8 @@ import type {
 import { migrationProvider } from "../migrations/index.js";
 import type { Database } from "../schema.js";
 import { ExperimentQueries } from "./experiments.js";
+import { GovernanceQueries } from "./governance.js";
+import { RegistryQueries } from "./registry.js";
 import { RunQueries } from "./runs.js";
 
 /** True for a unique-constraint violation from either driver. */
@@ -31,6 +33,8 @@ export function isUniqueViolation(e: unknown): boolean {
 export class KyselyMetadataStore implements MetadataStore {
   private readonly experiments: ExperimentQueries;
   private readonly runs: RunQueries;
+  readonly registry: RegistryQueries;
+  readonly governance: GovernanceQueries;
 
   private constructor(
     readonly db: Kysely<Database>,
@@ -38,6 +42,8 @@ export class KyselyMetadataStore implements MetadataStore {
   ) {
     this.experiments = new ExperimentQueries(db);
     this.runs = new RunQueries(db, backend);
+    this.registry = new RegistryQueries(db);
+    this.governance = new GovernanceQueries(db);
   }
 
   /** Wraps an open Kysely instance and brings its schema up to date. */

@@ -37,7 +37,7 @@ function invalid(message: string): FlywheelError {
 }
 
 /** `value <op> param` for the simple comparators; LIKE is case-sensitive, ILIKE is not. */
-function compare(column: Fragment, c: Comparison): Fragment {
+export function compareSql(column: Fragment, c: Comparison): Fragment {
   const v = c.value;
   switch (c.comparator) {
     case "=":
@@ -80,7 +80,7 @@ function keyValueExists(table: "params" | "tags" | "latest_metrics", c: Comparis
   }
   // A NaN metric is stored as value 0 with is_nan = 1 and matches no numeric comparison.
   const nan = table === "latest_metrics" ? sql` and kv.is_nan = 0` : sql``;
-  return sql`exists (select 1 from ${t} kv where kv.run_uuid = ${owner} and kv.key = ${c.key}${nan} and ${compare(sql.ref("kv.value"), c)})`;
+  return sql`exists (select 1 from ${t} kv where kv.run_uuid = ${owner} and kv.key = ${c.key}${nan} and ${compareSql(sql.ref("kv.value"), c)})`;
 }
 
 /** WHERE fragments for a run search; the runs table is aliased `r`. */
@@ -99,7 +99,7 @@ export function runFilterSql(filter: Comparison[]): Fragment[] {
         if (attr === undefined) {
           throw invalid(`Invalid attribute key '${c.key}': expected one of ${RUN_ATTRIBUTE_NAMES.join(", ")}`);
         }
-        return compare(sql.ref(`r.${attr.column}`), c);
+        return compareSql(sql.ref(`r.${attr.column}`), c);
       }
     }
   });
@@ -114,14 +114,14 @@ export function experimentFilterSql(filter: Comparison[]): Fragment[] {
           const neg = c.comparator === "IS NULL" ? sql`not ` : sql``;
           return sql`${neg}exists (select 1 from experiment_tags kv where kv.experiment_id = e.experiment_id and kv.key = ${c.key})`;
         }
-        return sql`exists (select 1 from experiment_tags kv where kv.experiment_id = e.experiment_id and kv.key = ${c.key} and ${compare(sql.ref("kv.value"), c)})`;
+        return sql`exists (select 1 from experiment_tags kv where kv.experiment_id = e.experiment_id and kv.key = ${c.key} and ${compareSql(sql.ref("kv.value"), c)})`;
       }
       case "attribute": {
         const attr = EXPERIMENT_ATTRIBUTES[c.key];
         if (attr === undefined) {
           throw invalid(`Invalid attribute key '${c.key}': expected one of ${EXPERIMENT_ATTRIBUTE_NAMES.join(", ")}`);
         }
-        return compare(sql.ref(`e.${attr.column}`), c);
+        return compareSql(sql.ref(`e.${attr.column}`), c);
       }
       case "metric":
       case "param":

@@ -1,0 +1,91 @@
+/**
+ * Promotion gates: conditions in the run search grammar ("metrics.auc >= 0.9 and
+ * params.model = 'gbm'") evaluated against the run that produced a model version.
+ */
+import type { Run } from "../storage/metadata/metadata-store.js";
+import type { Comparison } from "../storage/metadata/search-types.js";
+import { parseFilter } from "../tracking/search-grammar.js";
+
+export interface GateResult {
+  gate: string;
+  passed: boolean;
+  /** What was found, for the refusal message ("metrics.auc is 0.87"). */
+  detail: string;
+}
+
+/** Parses every gate now, so a policy with a gate that can never be evaluated is refused. */
+export function parseGates(gates: string[]): Comparison[][] {
+  return gates.map((g) => parseFilter(g, "run"));
+}
+
+function likeToRegExp(pattern: string, insensitive: boolean): RegExp {
+  const body = pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/%/g, ".*").replace(/_/g, ".");
+  return new RegExp(`^${body}$`, insensitive ? "is" : "s");
+}
+
+function compare(actual: string | number, c: Comparison): boolean {
+  const v = c.value;
+  switch (c.comparator) {
+    case "=":
+      return actual === v;
+    case "!=":
+      return actual !== v;
+    case ">":
+      return typeof v === "number" && (actual as number) > v;
+    case ">=":
+      return typeof v === "number" && (actual as number) >= v;
+    case "<":
+      return typeof v === "number" && (actual as number) < v;
+    case "<=":
+      return typeof v === "number" && (actual as number) <= v;
+    case "LIKE":
+    case "ILIKE":
+      return typeof v === "string" && likeToRegExp(v, c.comparator === "ILIKE").test(String(actual));
+    case "IN":
+      return Array.isArray(v) && v.includes(String(actual));
+    case "NOT IN":
+      return Array.isArray(v) && !v.includes(String(actual));
+    case "IS NULL":
+    case "IS NOT NULL":
+      return false;
+  }
+}
+
+const ATTRIBUTES: Record<string, (r: Run) => string | number | null> = {
+  run_id: (r) => r.info.runId,
+  run_name: (r) => r.info.runName,
+  status: (r) => r.info.status,
+  user_id: (r) => r.info.userId,
+  start_time: (r) => r.info.startTime,
+  end_time: (r) => r.info.endTime,
+  experiment_id: (r) => Number(r.info.experimentId),
+};
+
+function lookup(c: Comparison, run: Run): { name: string; value: string | number | null | undefined } {
+  switch (c.type) {
+    case "metric":
+      return { name: `metrics.${c.key}`, value: run.metrics.find((m) => m.key === c.key)?.value };
+    case "param":
+      return { name: `params.${c.key}`, value: run.params.find((p) => p.key === c.key)?.value };
+    case "tag":
+      return { name: `tags.${c.key}`, value: run.tags.find((t) => t.key === c.key)?.value };
+    case "attribute":
+      return { name: c.key, value: ATTRIBUTES[c.key]?.(run) };
+  }
+}
+
+/** Evaluates one gate (all of its AND-ed comparisons) on a run. */
+export function evaluateGate(gate: string, run: Run): GateResult {
+  for (const c of parseFilter(gate, "run")) {
+    const { name, value } = lookup(c, run);
+    const present = value !== undefined && value !== null;
+    if (c.comparator === "IS NULL" || c.comparator === "IS NOT NULL") {
+      if (present !== (c.comparator === "IS NOT NULL")) return { gate, passed: false, detail: `${name} is ${present ? String(value) : "missing"}` };
+      continue;
+    }
+    if (!present) return { gate, passed: false, detail: `${name} is missing on run ${run.info.runId}` };
+    if (typeof value === "number" && Number.isNaN(value)) return { gate, passed: false, detail: `${name} is NaN` };
+    if (!compare(value, c)) return { gate, passed: false, detail: `${name} is ${String(value)}` };
+  }
+  return { gate, passed: true, detail: "" };
+}

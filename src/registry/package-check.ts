@@ -1,0 +1,51 @@
+/**
+ * The registration check of a model version: the package at its source has an MLmodel with an
+ * onnx flavor, the ONNX file loads in ONNX Runtime, and the declared signature agrees with the
+ * graph. The outcome becomes the version's status (READY or FAILED_REGISTRATION) and message.
+ */
+import { parse as parseYaml } from "yaml";
+import { isFlywheelError } from "../core/errors.js";
+import { checkPackage } from "../models/check.js";
+import type { ArtifactStore } from "../storage/artifacts/artifact-store.js";
+import { joinKey, safeRelativePath } from "../storage/artifacts/safe-path.js";
+import type { VersionStatus } from "../storage/metadata/registry-store.js";
+
+async function readAll(store: ArtifactStore, key: string): Promise<Buffer> {
+  const { stream } = await store.get(key);
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function failed(message: string): { status: VersionStatus; message: string } {
+  return { status: "FAILED_REGISTRATION", message };
+}
+
+export async function checkStoredPackage(store: ArtifactStore, key: string): Promise<{ status: VersionStatus; message: string }> {
+  const entry = await store.stat(key);
+  if (entry === undefined) return failed(`no model package at the source: nothing stored at '${key}'`);
+  if (!entry.isDir) return failed(`the source names a file, not a model package directory ('${key}')`);
+  const mlmodelEntry = await store.stat(joinKey(key, "MLmodel"));
+  if (mlmodelEntry === undefined || mlmodelEntry.isDir) return failed("the package has no MLmodel file");
+  const mlmodel = (await readAll(store, joinKey(key, "MLmodel"))).toString("utf8");
+  let data: unknown;
+  try {
+    data = (parseYaml(mlmodel) as { flavors?: { onnx?: { data?: unknown } } } | null)?.flavors?.onnx?.data;
+  } catch (e) {
+    return failed(`MLmodel is not valid YAML: ${(e as Error).message}`);
+  }
+  let onnx: Uint8Array | undefined;
+  if (typeof data === "string") {
+    let dataKey: string;
+    try {
+      dataKey = joinKey(key, safeRelativePath(data));
+    } catch (e) {
+      return failed(`MLmodel flavors.onnx.data is not a safe relative path: ${isFlywheelError(e) ? e.message : String(e)}`);
+    }
+    const dataEntry = await store.stat(dataKey);
+    if (dataEntry === undefined || dataEntry.isDir) return failed(`the ONNX file '${data}' named by MLmodel flavors.onnx.data is missing`);
+    onnx = await readAll(store, dataKey);
+  }
+  const result = await checkPackage({ mlmodel, onnx });
+  return result.ok ? { status: "READY", message: "" } : failed(result.reason);
+}
