@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { isFlywheelError } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
 import { registerExperimentsCommand } from "./experiments.js";
+import { registerModelsCommand } from "./models.js";
 import { registerRunsCommand } from "./runs.js";
 import { registerServerCommand } from "./server.js";
 
@@ -15,6 +16,7 @@ const program = new Command()
 registerServerCommand(program);
 registerExperimentsCommand(program);
 registerRunsCommand(program);
+registerModelsCommand(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (isFlywheelError(e)) {

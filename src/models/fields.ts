@@ -19,6 +19,7 @@ export type Mapping = Record<string, unknown>;
 /** How a value looks in an error message: its type, and the value itself when it is short. */
 export function describe(value: unknown): string {
   if (value === null) return "null";
+  if (value === undefined) return "nothing";
   if (Array.isArray(value)) return "a list";
   if (value instanceof Date) return "a timestamp";
   if (typeof value === "object") return "a mapping";
@@ -34,17 +35,25 @@ export function child(field: string, key: string | number): string {
   return typeof key === "number" ? `${field}[${key}]` : field === "" ? key : `${field}.${key}`;
 }
 
+/** A required field that is absent. */
+function absent(value: unknown, field: string): void {
+  if (value === undefined) throw new FieldError(field, "is required");
+}
+
 export function readMapping(value: unknown, field: string): Mapping {
+  absent(value, field);
   if (!isMapping(value)) throw new FieldError(field, `must be a mapping (got ${describe(value)})`);
   return value;
 }
 
 export function readList(value: unknown, field: string): unknown[] {
+  absent(value, field);
   if (!Array.isArray(value)) throw new FieldError(field, `must be a list (got ${describe(value)})`);
   return value;
 }
 
 export function readString(value: unknown, field: string, opts: { nonEmpty?: boolean } = {}): string {
+  absent(value, field);
   if (typeof value !== "string") throw new FieldError(field, `must be a string (got ${describe(value)})`);
   if (opts.nonEmpty === true && value.trim() === "") throw new FieldError(field, "must not be empty");
   return value;
@@ -72,6 +81,7 @@ export function readStringList(value: unknown, field: string, opts: { unique?: b
 }
 
 export function readInteger(value: unknown, field: string, min: number): number {
+  absent(value, field);
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
     throw new FieldError(field, `must be an integer >= ${min} (got ${describe(value)})`);
   }

@@ -11,9 +11,12 @@ import { PACKAGE_ROOT } from "../core/version.js";
 import { readNumericCsv, splitFeaturesTarget, standardize, take, takeRows, trainTestSplit } from "../data/csv.js";
 import { startServer } from "../server/start.js";
 import { binaryClassificationReport } from "../stats/classification.js";
+import { exportLogisticRegression } from "../onnx/export-logistic-regression.js";
 import { predictProba, trainLogisticRegression } from "../training/logistic-regression.js";
 
 const EXPERIMENT = "quickstart-breast-cancer";
+const MODEL = "breast-cancer-classifier";
+const GATES = ["metrics.test_roc_auc >= 0.97", "metrics.test_accuracy >= 0.95"];
 const SEED = 42;
 const CANDIDATES = [
   { learningRate: 0.05, epochs: 300, l2: 0.01 },
@@ -62,16 +65,17 @@ async function main(): Promise<void> {
         test_log_loss: report.logLoss,
         train_time_ms: trainMs,
       });
-      await run.logDict(
-        {
-          kind: "logistic-regression",
+      // The model as ONNX (standardisation inside the graph, raw features in), in MLflow's layout.
+      await run.logModel({
+        onnx: exportLogisticRegression({ weights: model.weights, bias: model.bias, featureNames, standardizer: scaled.standardizer }),
+        inputExample: [Array.from(featureNames, (_, j) => X[j]?.[split.test[0] ?? 0] ?? 0)],
+        metadata: {
           features: featureNames,
-          weights: [...model.weights],
-          bias: model.bias,
-          standardizer: { mean: [...scaled.standardizer.mean], std: [...scaled.standardizer.std] },
+          trainingDataset: { uri: "examples/data/breast_cancer.csv", version: `rows=${y.length}` },
+          metrics: { test_roc_auc: report.rocAuc, test_accuracy: report.accuracy },
+          classNames: ["malignant", "benign"],
         },
-        "model/model.json",
-      );
+      });
       await run.logDict(report.confusion, "evaluation/confusion_matrix.json");
       await run.end();
       console.log(
@@ -97,13 +101,56 @@ async function main(): Promise<void> {
     console.log(`  test ROC AUC ${Number(metric("test_roc_auc")).toFixed(4)}, accuracy ${Number(metric("test_accuracy")).toFixed(4)}, log loss ${Number(metric("test_log_loss")).toFixed(4)}`);
     console.log(`  train_loss history: ${history.metrics.length} points, first ${Number(history.metrics[0]?.value).toFixed(4)}, last ${Number(history.metrics.at(-1)?.value).toFixed(4)}`);
     console.log(`  artifacts: ${artifacts.files.map((f) => f.path).join(", ")} under ${best.info.artifact_uri}`);
+
+    // Register the best run's model, gate the champion alias on its metrics, promote it.
+    const api = apiOf(server.url, "quickstart");
+    if ((await api("GET", `/api/2.0/mlflow/registered-models/get?name=${MODEL}`)).status === 404) {
+      await api("POST", "/api/2.0/mlflow/registered-models/create", { name: MODEL, description: "Logistic regression on the breast-cancer data set" });
+    }
+    await api("PUT", `/api/v1/models/${MODEL}/policy`, { gates: GATES, reason: "quickstart quality bar" });
+    const registered = await api("POST", "/api/2.0/mlflow/model-versions/create", {
+      name: MODEL,
+      source: `${best.info.artifact_uri}/model`,
+      run_id: best.info.run_id,
+    });
+    const mv = registered.json.model_version as { version: string; status: string; status_message?: string };
+    console.log("");
+    console.log(`Registered ${MODEL} version ${mv.version}: ${mv.status}${mv.status_message !== undefined ? ` (${mv.status_message})` : ""}`);
+    const promoted = await api("POST", `/api/v1/models/${MODEL}/versions/${mv.version}/promote`, { alias: "champion", reason: "best ROC AUC of the quickstart runs" });
+    if (promoted.status !== 200) throw new Error(`promotion refused: ${JSON.stringify(promoted.json)}`);
+    console.log(`  champion -> version ${mv.version}, through the gates: ${GATES.join(", ")}`);
+    const lineage = await api("GET", `/api/v1/models/${MODEL}/versions/${mv.version}/lineage`);
+    if (lineage.status === 200) printLineage(lineage.json as unknown as LineageGraph);
     console.log("");
     console.log("Explore the data with the server (any MLflow client works against it):");
     console.log(`  npx flywheel server --port 5000 --data-dir ${dataDir}`);
     console.log(`  npx flywheel runs search --experiment ${EXPERIMENT} --order-by "metrics.test_roc_auc DESC"`);
+    console.log(`  npx flywheel models show models:/${MODEL}@champion`);
   } finally {
     await server.close();
   }
+}
+
+interface LineageGraph {
+  nodes: { type: string; id: string }[];
+  edges: { src: { type: string; id: string }; relation: string; dst: { type: string; id: string } }[];
+}
+
+function printLineage(g: LineageGraph): void {
+  console.log("  lineage:");
+  for (const e of g.edges) console.log(`    ${e.src.type}:${e.src.id} --${e.relation}--> ${e.dst.type}:${e.dst.id}`);
+}
+
+/** JSON over HTTP as a named user (the registry records who promoted what). */
+function apiOf(base: string, user: string) {
+  return async (method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { "content-type": "application/json", "x-flywheel-user": user },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
 }
 
 main().then(

@@ -43,6 +43,7 @@ export function validateAlias(alias: string): void {
 
 export class RegistryService {
   readonly governance: Governance;
+  private readonly versionListeners: ((v: ModelVersion) => Promise<unknown>)[] = [];
 
   constructor(
     private readonly store: MetadataStore,
@@ -89,6 +90,8 @@ export class RegistryService {
 
   async deleteModel(name: string, actor: string): Promise<void> {
     await this.registry.deleteModel(name);
+    // Version numbers restart if the name is used again; old edges must not attach to new versions.
+    await this.store.lineage.forgetModelVersions(name);
     await this.governance.audit({ modelName: name, version: null, action: "delete_model", from: name, to: null, actor, reason: "" });
   }
 
@@ -159,7 +162,13 @@ export class RegistryService {
       now: this.clock.now(),
     });
     await this.governance.audit({ modelName: created.name, version: created.version, action: "create_version", from: null, to: created.status, actor: input.userId, reason: created.statusMessage });
+    for (const listener of this.versionListeners) await listener(created);
     return created;
+  }
+
+  /** Runs `fn` after each version is created (lineage records its edges this way). */
+  onVersionCreated(fn: (v: ModelVersion) => Promise<unknown>): void {
+    this.versionListeners.push(fn);
   }
 
   async getVersion(name: string, version: string): Promise<ModelVersion> {
@@ -178,6 +187,7 @@ export class RegistryService {
 
   async deleteVersion(name: string, version: string, actor: string): Promise<void> {
     await this.registry.deleteVersion(name, version);
+    await this.store.lineage.forgetModelVersions(name, version);
     await this.governance.audit({ modelName: name, version, action: "delete_version", from: version, to: null, actor, reason: "" });
   }
 

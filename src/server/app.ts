@@ -7,6 +7,7 @@ import { VERSION } from "../core/version.js";
 import type { ArtifactStore } from "../storage/artifacts/artifact-store.js";
 import type { MetadataStore } from "../storage/metadata/metadata-store.js";
 import { checkStoredPackage } from "../registry/package-check.js";
+import { LineageService } from "../registry/lineage-service.js";
 import { RegistryService } from "../registry/registry-service.js";
 import { TrackingService } from "../tracking/tracking-service.js";
 import { installErrorHandler } from "./error-handler.js";
@@ -15,6 +16,8 @@ import { healthPlugin } from "./plugins/health.js";
 import { mlflowArtifactsPlugin } from "./plugins/mlflow-artifacts.js";
 import { mlflowExperimentsPlugin } from "./plugins/mlflow-experiments.js";
 import { governancePlugin } from "./plugins/governance.js";
+import { lineagePlugin } from "./plugins/lineage.js";
+import { modelsPlugin } from "./plugins/models.js";
 import { mlflowRegistryPlugin } from "./plugins/mlflow-registry.js";
 import { mlflowRunsPlugin } from "./plugins/mlflow-runs.js";
 import { ApiRegistry } from "./route.js";
@@ -62,6 +65,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const clock = deps.clock ?? systemClock;
   const tracking = new TrackingService(deps.metadata, deps.artifacts, clock);
   const registryService = new RegistryService(deps.metadata, deps.artifacts, clock, checkStoredPackage);
+  const lineage = new LineageService(deps.metadata, deps.artifacts, registryService, clock);
+  registryService.onVersionCreated((v) => lineage.recordVersion(v));
 
   await app.register(healthPlugin({ metadata: deps.metadata, artifacts: deps.artifacts, version: VERSION }, registry));
   for (const prefix of ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"]) {
@@ -81,7 +86,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   await app.register(
     async (scope) => {
+      await scope.register(modelsPlugin(registryService, registry));
       await scope.register(governancePlugin(registryService, registry));
+      await scope.register(lineagePlugin(lineage, registry));
     },
     { prefix: "/api/v1" },
   );

@@ -138,6 +138,13 @@ for (const backend of metadataBackends) {
       await call("POST", "registered-models/alias", { name: "aliased", alias: "champion", version: "2" });
       expect((await call("GET", `registered-models/alias?${q({ name: "aliased", alias: "champion" })}`)).json.model_version.version).toBe("2");
       expect((await call("GET", `registered-models/get?${q({ name: "aliased" })}`)).json.registered_model.aliases).toEqual([{ alias: "champion", version: "2" }]);
+      const resolve = (uri: string) => s.call("GET", `/api/v1/models/resolve?${q({ uri })}`);
+      expect((await resolve("models:/aliased@champion")).json).toMatchObject({ model_version: { version: "2" }, artifact_uri: `${artifactUri}/model` });
+      expect((await resolve("models:/aliased/1")).json.model_version.version).toBe("1");
+      expect((await resolve("models:/aliased/latest")).json.model_version.version).toBe("2");
+      expect(await resolve("models:/aliased/Production")).toMatchObject({ status: 404, json: { error_code: "FW_REGISTRY_VERSION_NOT_FOUND" } });
+      expect(await resolve("models:/aliased@nobody")).toMatchObject({ status: 404, json: { error_code: "FW_REGISTRY_ALIAS_NOT_FOUND" } });
+      expect(await resolve("models:/aliased")).toMatchObject({ status: 400, json: { error_code: "FW_REGISTRY_INVALID_MODEL_URI" } });
       for (const alias of ["latest", "LATEST", "v1", "V12", "has space", "a/b", "x".repeat(256), ""]) {
         const r = await call("POST", "registered-models/alias", { name: "aliased", alias, version: "1" });
         expect(r.status, alias).toBe(400);
@@ -177,6 +184,25 @@ for (const backend of metadataBackends) {
       const local = `file://${join(s.dataDir, "artifacts", artifactUri.replace(/^mlflow-artifacts:\//, ""), "model")}`;
       expect((await call("POST", "model-versions/create", { name: "guarded", source: local, run_id: runId })).json.model_version).toMatchObject({ status: "READY" });
       expect((await call("GET", `registered-models/get?${q({ name: "guarded" })}`)).json.registered_model.latest_versions).toHaveLength(1);
+    });
+
+    test("a deleted model's lineage does not attach to a new model of the same name", async () => {
+      await call("POST", "registered-models/create", { name: "reborn" });
+      await call("POST", "model-versions/create", { name: "reborn", source: `${artifactUri}/model`, run_id: runId });
+      const before = await s.call("GET", "/api/v1/models/reborn/versions/1/lineage");
+      expect(before.json.edges.map((e: any) => e.src.id)).toContain(runId);
+      await call("DELETE", "registered-models/delete", { name: "reborn" });
+      await call("POST", "registered-models/create", { name: "reborn" });
+      const exp = await call("POST", "experiments/create", { name: "reborn-exp" });
+      const other = (await call("POST", "runs/create", { experiment_id: exp.json.experiment_id })).json.run.info;
+      const otherPrefix = other.artifact_uri.replace(/^mlflow-artifacts:\//, "");
+      for (const [file, body] of [["MLmodel", IRIS_MLMODEL], ["model.onnx", readFileSync(join(FIXTURES, "iris_logreg.onnx"))]] as const) {
+        expect((await fetch(`${s.url}/api/2.0/mlflow-artifacts/artifacts/${otherPrefix}/m/${file}`, { method: "PUT", body })).status).toBe(200);
+      }
+      expect((await call("POST", "model-versions/create", { name: "reborn", source: `${other.artifact_uri}/m`, run_id: other.run_id })).json.model_version.version).toBe("1");
+      const after = await s.call("GET", "/api/v1/models/reborn/versions/1/lineage");
+      const runs = after.json.edges.filter((e: any) => e.src.type === "run").map((e: any) => e.src.id);
+      expect(runs).toEqual([other.run_id]);
     });
 
     test("concurrent version creation never yields duplicate version numbers", async () => {

@@ -29,4 +29,6 @@ export interface LineageStore {
   edgesTo(node: LineageNode): Promise<LineageEdge[]>;
   /** Renames node ids when a registered model is renamed (`old/…` -> `new/…`). */
   renameModel(oldName: string, newName: string): Promise<void>;
+  /** Removes the edges of one version, or of every version of a model, when they are deleted. */
+  forgetModelVersions(name: string, version?: string): Promise<void>;
 }

@@ -21,6 +21,7 @@ import { migrationProvider } from "../migrations/index.js";
 import type { Database } from "../schema.js";
 import { ExperimentQueries } from "./experiments.js";
 import { GovernanceQueries } from "./governance.js";
+import { LineageQueries } from "./lineage.js";
 import { RegistryQueries } from "./registry.js";
 import { RunQueries } from "./runs.js";
 
@@ -35,6 +36,7 @@ export class KyselyMetadataStore implements MetadataStore {
   private readonly runs: RunQueries;
   readonly registry: RegistryQueries;
   readonly governance: GovernanceQueries;
+  readonly lineage: LineageQueries;
 
   private constructor(
     readonly db: Kysely<Database>,
@@ -44,6 +46,7 @@ export class KyselyMetadataStore implements MetadataStore {
     this.runs = new RunQueries(db, backend);
     this.registry = new RegistryQueries(db);
     this.governance = new GovernanceQueries(db);
+    this.lineage = new LineageQueries(db);
   }
 
   /** Wraps an open Kysely instance and brings its schema up to date. */
