@@ -154,3 +154,16 @@ describe("checkPackage", () => {
     expect(result.ok ? "" : result.reason).toMatch(/^the ONNX file 'weights\/net.onnx' does not load in ONNX Runtime: /);
   });
 });
+
+describe("declared features", () => {
+  it("must match the input's columns once each", async () => {
+    const onnx = new Uint8Array(readFileSync(new URL("iris_logreg.onnx", MODELS)));
+    const withFeatures = (features: string) =>
+      `flavors:\n  onnx: {data: model.onnx}\nmetadata:\n  flywheel:\n    features: [${features}]\n`;
+    expect((await checkPackage({ mlmodel: withFeatures("a, b, c, d"), onnx })).ok).toBe(true);
+    const short = await checkPackage({ mlmodel: withFeatures("a, b, c"), onnx });
+    expect(short).toEqual({ ok: false, reason: "metadata.flywheel.features lists 3 features but the ONNX input 'float_input' takes 4 columns" });
+    const twice = await checkPackage({ mlmodel: withFeatures("a, b, a, d"), onnx });
+    expect(twice).toEqual({ ok: false, reason: "MLmodel field 'metadata.flywheel.features[2]' repeats \"a\"" });
+  });
+});

@@ -144,5 +144,21 @@ export async function checkPackage(files: { mlmodel: string; onnx: Uint8Array | 
   if ("reason" in loaded) return { ok: false, reason: loaded.reason };
   const mismatch = pkg.signature === undefined ? undefined : signatureMismatch(pkg.signature, loaded.graph);
   if (mismatch !== undefined) return { ok: false, reason: mismatch };
+  const features = featureMismatch(pkg.flywheel?.features, loaded.graph);
+  if (features !== undefined) return { ok: false, reason: features };
   return { ok: true, package: pkg, graph: loaded.graph };
+}
+
+/**
+ * The declared feature list names the input columns in order (parseMlmodel already refuses a
+ * repeated name): as many features as a single 2-D input with a fixed width has columns.
+ */
+export function featureMismatch(features: string[] | undefined, graph: OnnxSignature, field = "metadata.flywheel.features"): string | undefined {
+  if (features === undefined) return undefined;
+  const [only, ...more] = graph.inputs;
+  const width = only !== undefined && more.length === 0 && only.shape.length === 2 ? (only.shape[1] ?? -1) : -1;
+  if (only !== undefined && width !== -1 && features.length !== width) {
+    return `${field} lists ${features.length} features but the ONNX input '${only.name}' takes ${width} columns`;
+  }
+  return undefined;
 }

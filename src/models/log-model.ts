@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import type { OnnxSignature } from "../onnx/inspect.js";
-import { loadGraph, signatureMismatch } from "./check.js";
+import { featureMismatch, loadGraph, signatureMismatch } from "./check.js";
 import { FieldError } from "./fields.js";
 import { readFlywheelMetadata } from "./metadata.js";
 import type { FlywheelModelMetadata } from "./metadata.js";
@@ -125,14 +125,6 @@ function resolveSignature(given: LogModelOptions["signature"], graph: OnnxSignat
   return sig;
 }
 
-/** The number of columns of the model's input when it has exactly one 2-D input with a fixed width. */
-function inputWidth(graph: OnnxSignature): { name: string; width: number } | undefined {
-  const [only, ...more] = graph.inputs;
-  if (only === undefined || more.length > 0 || only.shape.length !== 2) return undefined;
-  const width = only.shape[1] ?? -1;
-  return width === -1 ? undefined : { name: only.name, width };
-}
-
 function checkMetadata(given: unknown, graph: OnnxSignature): FlywheelModelMetadata | undefined {
   if (given === undefined) return undefined;
   let metadata: FlywheelModelMetadata;
@@ -141,13 +133,8 @@ function checkMetadata(given: unknown, graph: OnnxSignature): FlywheelModelMetad
   } catch (e) {
     throw fieldError(e);
   }
-  const input = inputWidth(graph);
-  if (metadata.features !== undefined && input !== undefined && metadata.features.length !== input.width) {
-    throw new LogModelError(
-      `logModel: metadata.features lists ${metadata.features.length} features but the ONNX input ` +
-        `'${input.name}' takes ${input.width} columns`,
-    );
-  }
+  const mismatch = featureMismatch(metadata.features, graph, "metadata.features");
+  if (mismatch !== undefined) throw new LogModelError(`logModel: ${mismatch}`);
   return Object.keys(metadata).length === 0 ? undefined : metadata;
 }
 
