@@ -40,8 +40,9 @@ export function isFlywheelApiError(e: unknown): e is FlywheelApiError {
 }
 
 /** True for "the experiment/run/metric/artifact does not exist" answers. */
+/** A missing resource: MLflow's RESOURCE_DOES_NOT_EXIST, or any Flywheel `*_NOT_FOUND` answered with 404. */
 export function isNotFound(e: unknown): e is FlywheelApiError {
-  return e instanceof FlywheelApiError && e.errorCode === "RESOURCE_DOES_NOT_EXIST";
+  return e instanceof FlywheelApiError && (e.errorCode === "RESOURCE_DOES_NOT_EXIST" || (e.status === 404 && e.errorCode.endsWith("_NOT_FOUND")));
 }
 
 /** The MLflow error code a status maps to when the body carries none (e.g. a proxy's HTML page). */

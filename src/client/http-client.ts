@@ -1,11 +1,14 @@
 /**
  * A typed client for MLflow's REST API 2.0 as served by `flywheel server` (and by MLflow itself):
  * JSON endpoints under `<baseUrl>/api/2.0/mlflow/`, and the artifact proxy under
- * `<baseUrl>/api/2.0/mlflow-artifacts/artifacts/`.
+ * `<baseUrl>/api/2.0/mlflow-artifacts/artifacts/`. `client.registry` (registry.ts) adds the model
+ * registry, with Flywheel's own endpoints under `<baseUrl>/api/v1/`.
  */
 import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { FlywheelApiError, FlywheelConnectionError, errorCodeForStatus } from "./errors.js";
+import { RegistryApi } from "./registry.js";
+import type { HttpMethod, JsonTransport, QueryParams } from "./registry.js";
 import {
   asList,
   asObject,
@@ -57,6 +60,11 @@ export interface FlywheelClientOptions {
   timeoutMs?: number;
   /** Timeout of each artifact upload/download in milliseconds (default: none). */
   artifactTimeoutMs?: number;
+  /**
+   * Who is asking, sent as `X-Flywheel-User` with every request: the registry records it as the
+   * actor of promotions, approvals and the audit log. Default: env FLYWHEEL_USER; "" sends none.
+   */
+  user?: string;
 }
 
 export type ArtifactBody = Buffer | Uint8Array | string | Readable;
@@ -64,8 +72,10 @@ export type ArtifactBody = Buffer | Uint8Array | string | Readable;
 const API_PREFIX = "/api/2.0/mlflow/";
 const ARTIFACTS_PREFIX = "/api/2.0/mlflow-artifacts/artifacts";
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** The request header that names the requester (see `FlywheelClientOptions.user`). */
+export const USER_HEADER = "X-Flywheel-User";
 
-type Query = Record<string, string | number | undefined>;
+type Query = QueryParams;
 
 /** Validates and normalises a server root URL (no trailing slash). */
 export function normalizeBaseUrl(baseUrl: string): string {
@@ -96,6 +106,40 @@ export function artifactPathSegments(path: string): string[] {
     }
   }
   return segments;
+}
+
+/**
+ * Checks a user name for the `X-Flywheel-User` header and trims it: HTTP header values carry
+ * Latin-1 text without control characters.
+ */
+export function normalizeUser(user: string): string {
+  const trimmed = user.trim();
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw new TypeError(`Invalid user ${JSON.stringify(user)}: control characters are not allowed`);
+  if ([...trimmed].some((c) => (c.codePointAt(0) ?? 0) > 0xff)) {
+    throw new TypeError(`Invalid user '${trimmed}': an HTTP header carries only Latin-1 characters`);
+  }
+  if (trimmed.length > 256) throw new TypeError("Invalid user: longer than 256 characters");
+  return trimmed;
+}
+
+/** The default headers plus `X-Flywheel-User`: the `user` option wins over `headers`, which win over env FLYWHEEL_USER. */
+function requestHeaders(opts: FlywheelClientOptions, env: NodeJS.ProcessEnv): { headers: Record<string, string>; user: string | undefined } {
+  const isUserHeader = (k: string) => k.toLowerCase() === USER_HEADER.toLowerCase();
+  const given = Object.entries(opts.headers ?? {});
+  const headerUser = given.find(([k]) => isUserHeader(k))?.[1];
+  const fromEnv = opts.user === undefined && headerUser === undefined;
+  let user: string;
+  try {
+    user = normalizeUser(opts.user ?? headerUser ?? env.FLYWHEEL_USER ?? "");
+  } catch (e) {
+    if (fromEnv && e instanceof TypeError) throw new TypeError(`Environment variable FLYWHEEL_USER: ${e.message}`, { cause: e });
+    throw e;
+  }
+  const headers: Record<string, string> = { Accept: "application/json" };
+  for (const [k, v] of given) if (!isUserHeader(k)) headers[k] = v;
+  if (user !== "") headers[USER_HEADER] = user;
+  return { headers, user: user === "" ? undefined : user };
 }
 
 /** Percent-encodes each segment of an artifact path, keeping the slashes. */
@@ -149,7 +193,7 @@ async function* asBytes(stream: Readable, failure: { error?: unknown }): AsyncGe
 }
 
 /** The HTTP layer shared by the API groups: fetch, timeouts and error mapping. */
-class Transport {
+class Transport implements JsonTransport {
   constructor(
     readonly baseUrl: string,
     private readonly headers: Record<string, string>,
@@ -161,7 +205,11 @@ class Transport {
     let url = `${this.baseUrl}${path}`;
     if (query !== undefined) {
       const qs = new URLSearchParams();
-      for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.append(k, String(v));
+      for (const [k, v] of Object.entries(query)) {
+        if (v === undefined) continue;
+        if (Array.isArray(v)) for (const item of v as readonly string[]) qs.append(k, item);
+        else qs.append(k, String(v));
+      }
       const s = qs.toString();
       if (s !== "") url += `?${s}`;
     }
@@ -244,9 +292,14 @@ class Transport {
   /** Calls a JSON endpoint under /api/2.0/mlflow/ and returns the decoded body. */
   async json(method: "GET" | "POST", endpoint: string, params: object = {}): Promise<Record<string, unknown>> {
     const isGet = method === "GET";
-    const url = this.url(API_PREFIX + endpoint, isGet ? (params as Query) : undefined);
+    return this.request(method, API_PREFIX + endpoint, isGet ? { query: params as Query } : { body: params });
+  }
+
+  /** Calls a JSON endpoint at `path` (from the server root): `query` as the query string, `body` as JSON. */
+  async request(method: HttpMethod, path: string, init: { query?: Query; body?: object } = {}): Promise<Record<string, unknown>> {
+    const url = this.url(path, init.query);
     const res = await this.send(method, url, {
-      ...(isGet ? {} : { body: toWireJson(params), headers: { "Content-Type": "application/json" } }),
+      ...(init.body === undefined ? {} : { body: toWireJson(init.body), headers: { "Content-Type": "application/json" } }),
     });
     return this.decodeJson(method, url, res);
   }
@@ -419,18 +472,20 @@ export class FlywheelClient {
   readonly baseUrl: string;
   readonly experiments: ExperimentsApi;
   readonly runs: RunsApi;
+  /** The model registry: MLflow's registered-models/model-versions endpoints and Flywheel's governance. */
+  readonly registry: RegistryApi;
+  /** The user sent as `X-Flywheel-User`, if any. */
+  readonly user: string | undefined;
   private readonly t: Transport;
 
   constructor(opts: FlywheelClientOptions) {
     this.baseUrl = normalizeBaseUrl(opts.baseUrl);
-    this.t = new Transport(
-      this.baseUrl,
-      { Accept: "application/json", ...opts.headers },
-      opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      opts.artifactTimeoutMs ?? 0,
-    );
+    const { headers, user } = requestHeaders(opts, process.env);
+    this.user = user;
+    this.t = new Transport(this.baseUrl, headers, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, opts.artifactTimeoutMs ?? 0);
     this.experiments = new ExperimentsApi(this.t);
     this.runs = new RunsApi(this.t);
+    this.registry = new RegistryApi(this.t, paginate);
   }
 
   /**

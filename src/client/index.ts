@@ -3,11 +3,14 @@ export {
   FlywheelClient,
   ExperimentsApi,
   RunsApi,
+  USER_HEADER,
   artifactPathSegments,
   encodeArtifactPath,
   normalizeBaseUrl,
+  normalizeUser,
   toWireJson,
 } from "./http-client.js";
+export { RegistryApi } from "./registry.js";
 export type { ArtifactBody, FlywheelClientOptions } from "./http-client.js";
 export { FlywheelApiError, FlywheelConnectionError, isFlywheelApiError, isNotFound } from "./errors.js";
 export {

@@ -47,7 +47,7 @@ utc_time_created: '2026-11-26 08:00:00.000000'
 const withMetadata = (datasetVersion: string) => `${MLMODEL}metadata:
   flywheel:
     feature_service: churn_v1
-    features: [a, b]
+    features: [a, b, c, d]
     training_dataset: {uri: "${DATASET}", version: "${datasetVersion}"}
 `;
 
@@ -156,7 +156,7 @@ for (const backend of metadataBackends) {
       expect(metrics).toEqual({ auc: 0.93, log_loss: "NaN" });
       expect(node("experiment")).toMatchObject({ found: true, details: { experiment_id: experimentId, name: "churn-experiments" } });
       expect(node("dataset")).toMatchObject({ found: true, details: { uri: DATASET, version: "sha256:abc", versions: ["sha256:abc"] } });
-      expect(node("feature_service")).toMatchObject({ found: true, details: { name: "churn_v1", features: ["a", "b"] } });
+      expect(node("feature_service")).toMatchObject({ found: true, details: { name: "churn_v1", features: ["a", "b", "c", "d"] } });
       const edges = g.edges.map((e: any) => `${key(e.src)} -${e.relation}-> ${key(e.dst)}`).sort();
       expect(edges).toEqual(
         [
@@ -169,7 +169,7 @@ for (const backend of metadataBackends) {
       const trained = g.edges.find((e: any) => e.relation === "trained");
       expect(trained.attributes).toEqual({ version: "sha256:abc" });
       expect(typeof trained.created_time).toBe("number");
-      expect(g.edges.find((e: any) => e.relation === "features").attributes).toEqual({ features: ["a", "b"] });
+      expect(g.edges.find((e: any) => e.relation === "features").attributes).toEqual({ features: ["a", "b", "c", "d"] });
 
       // Recording again adds nothing.
       await lineage.recordVersion(await registry.getVersion("churn", "1"));
