@@ -1,7 +1,7 @@
 /** `client.registry` against a real server: MLflow's registry endpoints and Flywheel's governance, lineage and audit. */
-import { readFileSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sqliteBackend } from "../../test/helpers/backends.js";
+import { IRIS_ONNX, irisMlmodel } from "../../test/helpers/model-package.js";
 import { startTestServer } from "../../test/helpers/server.js";
 import type { TestServer } from "../../test/helpers/server.js";
 import { FlywheelApiError, isNotFound } from "./errors.js";
@@ -9,33 +9,15 @@ import { FlywheelClient, normalizeUser } from "./http-client.js";
 import { artifactProxyPrefix } from "./tracking.js";
 import type { WireModelVersion } from "./wire-types.js";
 
-const IRIS_ONNX = readFileSync(new URL("../../../shared/fixtures/models/iris_logreg.onnx", import.meta.url));
 const DATASET = "file:///data/iris.parquet";
 
 /** An MLflow model package's MLmodel for the iris model, with Flywheel's lineage metadata. */
-const MLMODEL = `artifact_path: model
-flavors:
-  onnx:
-    code: null
-    data: model.onnx
-    onnx_version: 1.17.0
-    providers:
-    - CPUExecutionProvider
-  python_function:
-    data: model.onnx
-    loader_module: mlflow.onnx
-    python_version: 3.11.7
-mlflow_version: 2.17.0
-signature:
-  inputs: '[{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 4]}, "name": "float_input"}]'
-  outputs: '[{"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}, "name": "label"}, {"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 3]}, "name": "probabilities"}]'
-  params: null
-metadata:
+const MLMODEL = irisMlmodel(`metadata:
   flywheel:
     feature_service: iris_features
     features: [sepal_length, sepal_width, petal_length, petal_width]
     training_dataset: {uri: "${DATASET}", version: "v7"}
-`;
+`);
 
 let server: TestServer;
 /** Clients that identify as different users. */

@@ -1,20 +1,11 @@
 /** Governed promotion: protected aliases, gates on the version's run, approvals by another user, audit log. */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { metadataBackends, titleOf } from "../helpers/backends.js";
+import { IRIS_ONNX, irisMlmodel, uploadToRun } from "../helpers/model-package.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const API = "/api/2.0/mlflow";
-const FIXTURES = new URL("../../../shared/fixtures/models/", import.meta.url).pathname;
-const MLMODEL = `artifact_path: model
-flavors:
-  onnx: {data: model.onnx, onnx_version: 1.17.0, providers: [CPUExecutionProvider], code: null}
-  python_function: {data: model.onnx, loader_module: mlflow.onnx, python_version: 3.11.7}
-signature:
-  inputs: '[{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 4]}, "name": "float_input"}]'
-  outputs: '[{"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}, "name": "label"}, {"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 3]}, "name": "probabilities"}]'
-`;
+const MLMODEL = irisMlmodel();
 
 for (const backend of metadataBackends) {
   describe.skipIf(backend.skip !== undefined)(`governance on ${titleOf(backend)}`, () => {
@@ -41,10 +32,7 @@ for (const backend of metadataBackends) {
       const expId = exp.status === 200 ? exp.json.experiment.experiment_id : (await s.call("POST", `${API}/experiments/create`, { name: "gov" })).json.experiment_id;
       const run = (await s.call("POST", `${API}/runs/create`, { experiment_id: expId })).json.run.info;
       await s.call("POST", `${API}/runs/log-metric`, { run_id: run.run_id, key: "auc", value: auc, timestamp: 1, step: 0 });
-      const prefix = `${s.url}/api/2.0/mlflow-artifacts/artifacts/${run.artifact_uri.replace(/^mlflow-artifacts:\//, "")}/model`;
-      await fetch(`${prefix}/MLmodel`, { method: "PUT", body: MLMODEL });
-      const onnx = readFileSync(join(FIXTURES, "iris_logreg.onnx"));
-      await fetch(`${prefix}/model.onnx`, { method: "PUT", body: broken ? onnx.subarray(0, 100) : onnx });
+      await uploadToRun(s.url, run.artifact_uri, { "model/MLmodel": MLMODEL, "model/model.onnx": broken ? IRIS_ONNX.subarray(0, 100) : IRIS_ONNX });
       if ((await s.call("GET", `${API}/registered-models/get?name=${model}`)).status === 404) await s.call("POST", `${API}/registered-models/create`, { name: model });
       const v = await s.call("POST", `${API}/model-versions/create`, { name: model, source: `${run.artifact_uri}/model`, run_id: run.run_id });
       expect(v.json.model_version.status).toBe(broken ? "FAILED_REGISTRATION" : "READY");

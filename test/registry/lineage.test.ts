@@ -4,7 +4,6 @@
  * graph shows run, experiment, code version, dataset and features, and the dataset leads back to
  * the versions trained on it.
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { systemClock } from "../../src/core/clock.js";
@@ -16,33 +15,14 @@ import { openArtifactStore } from "../../src/storage/artifacts/open.js";
 import type { MetadataStore } from "../../src/storage/metadata/metadata-store.js";
 import { openMetadataStore } from "../../src/storage/metadata/open.js";
 import { metadataBackends, titleOf } from "../helpers/backends.js";
+import { IRIS_ONNX, irisMlmodel } from "../helpers/model-package.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const API = "/api/2.0/mlflow";
 const V1 = "/api/v1";
-const FIXTURES = new URL("../../../shared/fixtures/models/", import.meta.url).pathname;
 const DATASET = "file:///data/train.parquet";
 
-const MLMODEL = `artifact_path: model
-flavors:
-  onnx:
-    code: null
-    data: model.onnx
-    onnx_version: 1.17.0
-    providers:
-    - CPUExecutionProvider
-  python_function:
-    data: model.onnx
-    loader_module: mlflow.onnx
-    python_version: 3.11.7
-mlflow_version: 2.17.0
-model_uuid: 0123456789abcdef0123456789abcdef
-signature:
-  inputs: '[{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 4]}, "name": "float_input"}]'
-  outputs: '[{"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}, "name": "label"}, {"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 3]}, "name": "probabilities"}]'
-  params: null
-utc_time_created: '2026-11-26 08:00:00.000000'
-`;
+const MLMODEL = irisMlmodel();
 
 const withMetadata = (datasetVersion: string) => `${MLMODEL}metadata:
   flywheel:
@@ -97,7 +77,7 @@ for (const backend of metadataBackends) {
         ],
       });
       expect(logged.status).toBe(200);
-      const onnx = readFileSync(join(FIXTURES, "iris_logreg.onnx"));
+      const onnx = IRIS_ONNX;
       await upload("model/MLmodel", withMetadata("sha256:abc"));
       await upload("model/model.onnx", onnx);
       await upload("model-v2/MLmodel", withMetadata("sha256:def"));

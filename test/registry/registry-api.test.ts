@@ -1,33 +1,12 @@
 /** The MLflow-compatible model registry API over HTTP, against every metadata backend. */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { metadataBackends, titleOf } from "../helpers/backends.js";
+import { IRIS_ONNX, irisMlmodel, uploadToRun } from "../helpers/model-package.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const API = "/api/2.0/mlflow";
-const FIXTURES = new URL("../../../shared/fixtures/models/", import.meta.url).pathname;
-
-const IRIS_MLMODEL = `artifact_path: model
-flavors:
-  onnx:
-    code: null
-    data: model.onnx
-    onnx_version: 1.17.0
-    providers:
-    - CPUExecutionProvider
-  python_function:
-    data: model.onnx
-    loader_module: mlflow.onnx
-    python_version: 3.11.7
-mlflow_version: 2.17.0
-model_uuid: 0123456789abcdef0123456789abcdef
-signature:
-  inputs: '[{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 4]}, "name": "float_input"}]'
-  outputs: '[{"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}, "name": "label"}, {"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 3]}, "name": "probabilities"}]'
-  params: null
-utc_time_created: '2026-11-26 08:00:00.000000'
-`;
+const IRIS_MLMODEL = irisMlmodel();
 
 for (const backend of metadataBackends) {
   describe.skipIf(backend.skip !== undefined)(`model registry API on ${titleOf(backend)}`, () => {
@@ -41,21 +20,17 @@ for (const backend of metadataBackends) {
       runId = run.json.run.info.run_id;
       artifactUri = run.json.run.info.artifact_uri;
       await upload("model/MLmodel", IRIS_MLMODEL);
-      await upload("model/model.onnx", readFileSync(join(FIXTURES, "iris_logreg.onnx")));
+      await upload("model/model.onnx", IRIS_ONNX);
       await upload("broken/MLmodel", IRIS_MLMODEL);
-      await upload("broken/model.onnx", readFileSync(join(FIXTURES, "iris_logreg.onnx")).subarray(0, 200));
+      await upload("broken/model.onnx", IRIS_ONNX.subarray(0, 200));
       await upload("wrongsig/MLmodel", IRIS_MLMODEL.replace('"dtype": "float32", "shape": [-1, 4]', '"dtype": "float64", "shape": [-1, 4]'));
-      await upload("wrongsig/model.onnx", readFileSync(join(FIXTURES, "iris_logreg.onnx")));
+      await upload("wrongsig/model.onnx", IRIS_ONNX);
     });
     afterAll(async () => {
       await s?.stop();
     });
 
-    async function upload(path: string, body: string | Buffer): Promise<void> {
-      const proxyPath = artifactUri.replace(/^mlflow-artifacts:\//, "");
-      const res = await fetch(`${s.url}/api/2.0/mlflow-artifacts/artifacts/${proxyPath}/${path}`, { method: "PUT", body });
-      expect(res.status).toBe(200);
-    }
+    const upload = (path: string, body: string | Uint8Array) => uploadToRun(s.url, artifactUri, { [path]: body });
     const call = (method: string, path: string, body?: unknown) => s.call(method, `${API}/${path}`, body);
     const q = (o: Record<string, string>) => new URLSearchParams(o).toString();
 
@@ -195,10 +170,7 @@ for (const backend of metadataBackends) {
       await call("POST", "registered-models/create", { name: "reborn" });
       const exp = await call("POST", "experiments/create", { name: "reborn-exp" });
       const other = (await call("POST", "runs/create", { experiment_id: exp.json.experiment_id })).json.run.info;
-      const otherPrefix = other.artifact_uri.replace(/^mlflow-artifacts:\//, "");
-      for (const [file, body] of [["MLmodel", IRIS_MLMODEL], ["model.onnx", readFileSync(join(FIXTURES, "iris_logreg.onnx"))]] as const) {
-        expect((await fetch(`${s.url}/api/2.0/mlflow-artifacts/artifacts/${otherPrefix}/m/${file}`, { method: "PUT", body })).status).toBe(200);
-      }
+      await uploadToRun(s.url, other.artifact_uri, { "m/MLmodel": IRIS_MLMODEL, "m/model.onnx": IRIS_ONNX });
       expect((await call("POST", "model-versions/create", { name: "reborn", source: `${other.artifact_uri}/m`, run_id: other.run_id })).json.model_version.version).toBe("1");
       const after = await s.call("GET", "/api/v1/models/reborn/versions/1/lineage");
       const runs = after.json.edges.filter((e: any) => e.src.type === "run").map((e: any) => e.src.id);
