@@ -6,7 +6,8 @@ import { startTestServer } from "../../test/helpers/server.js";
 import type { TestServer } from "../../test/helpers/server.js";
 import { FlywheelClient } from "../client/http-client.js";
 import { createTracking } from "../client/tracking.js";
-import { defaultUser, registerModelsCommand } from "./models.js";
+import { defaultUser } from "./models-shared.js";
+import { registerModelsCommand } from "./models.js";
 import { io } from "./output.js";
 
 const IRIS_PATH = new URL("../../../shared/fixtures/models/iris_logreg.onnx", import.meta.url).pathname;

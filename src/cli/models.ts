@@ -1,4 +1,8 @@
-/** `flywheel models ...`: log ONNX models to runs as MLflow model packages. */
+/**
+ * `flywheel models ...`: log ONNX models to runs as MLflow model packages, and work the model
+ * registry: register versions, list and show them, move aliases and stages through the model's
+ * gates, approve promotions, set policies, print lineage and the audit log.
+ */
 import { readFile } from "node:fs/promises";
 import { InvalidArgumentError } from "commander";
 import type { Command } from "commander";
@@ -10,6 +14,9 @@ import type { FlywheelModelMetadata } from "../models/metadata.js";
 import { modelToDict } from "../models/mlmodel.js";
 import { describeSpec, parseSignatureJson } from "../models/signature.js";
 import type { Signature, SignatureSpec } from "../models/signature.js";
+import { addApproveCommand, addAuditCommand, addPolicyCommand, addPromoteCommand } from "./models-governance.js";
+import { addLineageCommand } from "./models-lineage.js";
+import { addAliasCommand, addListCommand, addRegisterCommand, addShowCommand, addVersionsCommand } from "./models-registry.js";
 import { FlywheelCommand, UsageError, clientFrom, formatFields, printBlock, printJson, printLine, runCli, withCommonOptions } from "./output.js";
 import type { CommonFlags } from "./output.js";
 
@@ -107,9 +114,19 @@ function addLogCommand(models: Command): void {
 
 /** Registers `flywheel models` and its subcommands; returns the `models` command. */
 export function registerModelsCommand(program: Command): Command {
-  const models = new FlywheelCommand("models").description("Log and manage models");
+  const models = new FlywheelCommand("models").description("Log models, and manage the model registry");
   models.copyInheritedSettings(program);
   program.addCommand(models);
   addLogCommand(models);
+  addListCommand(models);
+  addVersionsCommand(models);
+  addShowCommand(models);
+  addRegisterCommand(models);
+  addAliasCommand(models);
+  addPromoteCommand(models);
+  addApproveCommand(models);
+  addPolicyCommand(models);
+  addLineageCommand(models);
+  addAuditCommand(models);
   return models;
 }
