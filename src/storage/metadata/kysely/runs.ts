@@ -1,5 +1,5 @@
 /** Run, param, tag and metric storage, one Kysely code path for SQLite and PostgreSQL. */
-import { sql, type Kysely, type Transaction } from "kysely";
+import { CompiledQuery, sql, type Kysely, type Transaction } from "kysely";
 import { FlywheelError } from "../../../core/errors.js";
 import type { Batch, LifecycleStage, Metric, NewRun, Page, Run, RunInfo, RunQuery, RunUpdate, Tag } from "../metadata-store.js";
 import type { Database, MetricsTable, RunsTable } from "../schema.js";
@@ -25,20 +25,41 @@ function chunks<T>(items: T[], size: number): T[][] {
 }
 
 /**
- * One INSERT for a whole batch: the rows travel as a single JSON parameter that the database
- * unpacks (json_each / jsonb_to_recordset), so the statement text never changes, stays prepared,
- * and no per-row SQL is built in JavaScript. JSON has no NaN or infinities: NaN is stored as 0
- * with is_nan set, and a batch holding an infinity takes the multi-row VALUES path instead.
+ * The metric-point INSERT of the hot path, built without Kysely's query builder: its text depends
+ * only on the row count, so it is built once, and SQLite keeps it prepared (the dialect caches
+ * statements by text). On SQLite, rows go as one multi-row VALUES per chunk; on PostgreSQL, where
+ * each statement is a network round trip, the whole batch goes as one JSON parameter that the
+ * server unpacks (JSON has no NaN or infinities: NaN is stored as 0 with is_nan set, and a batch
+ * holding an infinity takes the VALUES path there too).
  */
-function jsonRowsInsert(backend: "sqlite" | "postgresql", table: "metrics", runId: string, rows: MetricsTable[]) {
+const insertTexts = new Map<string, string>();
+const METRIC_COLUMNS = "run_uuid, key, value, timestamp, step, is_nan";
+
+function metricValuesInsert(backend: "sqlite" | "postgresql", rows: MetricsTable[]): CompiledQuery {
+  const cacheKey = `${backend}:${rows.length}`;
+  let text = insertTexts.get(cacheKey);
+  if (text === undefined) {
+    const tuples = rows.map((_, i) =>
+      backend === "sqlite" ? "(?, ?, ?, ?, ?, ?)" : `($${i * 6 + 1}, $${i * 6 + 2}, $${i * 6 + 3}, $${i * 6 + 4}, $${i * 6 + 5}, $${i * 6 + 6})`,
+    );
+    text = `insert into metrics (${METRIC_COLUMNS}) values ${tuples.join(", ")} on conflict do nothing`;
+    if (insertTexts.size < 256) insertTexts.set(cacheKey, text);
+  }
+  const params: unknown[] = new Array(rows.length * 6);
+  rows.forEach((r, i) => {
+    params[i * 6] = r.run_uuid;
+    params[i * 6 + 1] = r.key;
+    params[i * 6 + 2] = r.value;
+    params[i * 6 + 3] = r.timestamp;
+    params[i * 6 + 4] = r.step;
+    params[i * 6 + 5] = r.is_nan;
+  });
+  return CompiledQuery.raw(text, params);
+}
+
+function metricJsonInsert(runId: string, rows: MetricsTable[]) {
   const packed = JSON.stringify(rows.map((r) => [r.key, r.value, r.timestamp, r.step, r.is_nan]));
-  const t = sql.table(table);
-  return backend === "sqlite"
-    ? sql`insert into ${t} (run_uuid, key, value, timestamp, step, is_nan)
-          select ${runId}, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4
-          from json_each(${packed}) j where true
-          on conflict do nothing`
-    : sql`insert into ${t} (run_uuid, key, value, timestamp, step, is_nan)
+  return sql`insert into metrics (run_uuid, key, value, timestamp, step, is_nan)
           select ${runId}, x.value ->> 0, (x.value ->> 1)::float8, (x.value ->> 2)::bigint, (x.value ->> 3)::bigint, (x.value ->> 4)::smallint
           from jsonb_array_elements(${packed}::jsonb) x
           on conflict do nothing`;
@@ -188,12 +209,10 @@ export class RunQueries {
     const rows = metrics
       .map((m) => metricRow(runId, m))
       .sort((a, b) => byKey(a, b) || a.step - b.step || a.timestamp - b.timestamp || a.value - b.value || a.is_nan - b.is_nan);
-    if (rows.every((r) => Number.isFinite(r.value))) {
-      await jsonRowsInsert(this.backend, "metrics", runId, rows).execute(trx);
+    if (this.backend === "postgresql" && rows.every((r) => Number.isFinite(r.value))) {
+      await metricJsonInsert(runId, rows).execute(trx);
     } else {
-      for (const part of chunks(rows, CHUNK)) {
-        await trx.insertInto("metrics").values(part).onConflict((oc) => oc.doNothing()).execute();
-      }
+      for (const part of chunks(rows, CHUNK)) await trx.executeQuery(metricValuesInsert(this.backend, part));
     }
     const latest = new Map<string, MetricsTable>();
     for (const r of rows) {
