@@ -39,8 +39,10 @@ const ALLOWED: Record<string, string[]> = {
   onnx: ["core"],
   models: ["core", "onnx"],
   registry: ["core", "storage", "tracking", "models", "onnx"],
+  serving: ["core", "storage", "registry", "models", "onnx"],
+  features: ["core", "storage"],
   client: ["core", "models", "onnx"],
-  server: ["core", "storage", "tracking", "registry"],
+  server: ["core", "storage", "tracking", "registry", "serving"],
   cli: ["core", "client", "server", "storage", "tracking", "registry", "models", "onnx"],
   quickstart: ["core", "client", "server", "data", "stats", "training", "onnx", "models", "registry"],
 };

@@ -16,6 +16,7 @@ import { healthPlugin } from "./plugins/health.js";
 import { mlflowArtifactsPlugin } from "./plugins/mlflow-artifacts.js";
 import { mlflowExperimentsPlugin } from "./plugins/mlflow-experiments.js";
 import { governancePlugin } from "./plugins/governance.js";
+import { inferencePlugin } from "./plugins/inference.js";
 import { lineagePlugin } from "./plugins/lineage.js";
 import { modelsPlugin } from "./plugins/models.js";
 import { mlflowRegistryPlugin } from "./plugins/mlflow-registry.js";
@@ -92,6 +93,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     { prefix: "/api/v1" },
   );
+  // Open Inference Protocol (V2) and V1 over ONNX Runtime, for registered versions and aliases.
+  await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts }, registry));
   let document: unknown;
   app.get("/api/openapi.json", async () => (document ??= buildOpenApi(registry, VERSION)));
   registry.add({ method: "GET", path: "/api/openapi.json", summary: "This OpenAPI document", tag: "Meta" });

@@ -9,13 +9,18 @@ function schemaOf(t: z.ZodType): JsonSchema {
   return z.toJSONSchema(t, { io: "input", unrepresentable: "any" }) as JsonSchema;
 }
 
+/** The inference protocols (V2 and V1) answer errors as {"error": "..."}; every other API as {error_code, message}. */
+function errorSchemaOf(path: string): string {
+  return path === "/v2" || path.startsWith("/v2/") || path.startsWith("/v1/models") ? "InferenceError" : "Error";
+}
+
 function operation(r: RouteDoc): JsonSchema {
   const op: JsonSchema = {
     summary: r.summary,
     tags: [r.tag],
     responses: {
       "200": { description: "Success", content: { "application/json": { schema: { type: "object" } } } },
-      "4XX": { description: "Bad input or missing resource", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+      "4XX": { description: "Bad input or missing resource", content: { "application/json": { schema: { $ref: `#/components/schemas/${errorSchemaOf(r.path)}` } } } },
     },
   };
   const params: JsonSchema[] = [];
@@ -58,6 +63,7 @@ export function buildOpenApi(registry: ApiRegistry, version: string): JsonSchema
           required: ["error_code", "message"],
           properties: { error_code: { type: "string" }, message: { type: "string" } },
         },
+        InferenceError: { type: "object", required: ["error"], properties: { error: { type: "string" } } },
       },
     },
   };

@@ -1,0 +1,163 @@
+/**
+ * The model server's HTTP APIs, at the root: the Open Inference Protocol REST API under `/v2`
+ * and the V1 `instances`/`predictions` API under `/v1`. Errors are `{"error": "..."}` (400 for
+ * a request the model cannot take, 404 for an unknown model, version or alias), as the
+ * protocol asks, not the `{error_code, message}` body of the other APIs.
+ */
+import type { FastifyError, FastifyInstance, FastifyRequest } from "fastify";
+import { z } from "zod";
+import { FlywheelError } from "../../core/errors.js";
+import { VERSION } from "../../core/version.js";
+import type { RegistryService } from "../../registry/registry-service.js";
+import { ServingError } from "../../serving/errors.js";
+import { InferenceService } from "../../serving/inference-service.js";
+import { ModelCache } from "../../serving/model-cache.js";
+import { modelRefOf } from "../../serving/model-ref.js";
+import type { ArtifactStore } from "../../storage/artifacts/artifact-store.js";
+import { route, type ApiRegistry } from "../route.js";
+
+export interface InferencePluginDeps {
+  registry: RegistryService;
+  artifacts: ArtifactStore;
+  /** ONNX Runtime threads per operator in each session; default 1. */
+  intraOpNumThreads?: number;
+}
+
+const TAG = "Inference";
+
+const present = (v: unknown) => v !== undefined;
+const parameters = z.record(z.string(), z.unknown()).optional();
+const requestTensor = z.object({
+  name: z.string().min(1),
+  shape: z.array(z.number().int().nonnegative()),
+  datatype: z.string().min(1),
+  data: z.unknown().refine(present, "missing value for required parameter"),
+  parameters,
+});
+const modelPath = { model: z.string(), version: z.string().optional() };
+const inferInput = z.object({
+  // `inputs` first, so an empty body is reported as missing inputs.
+  inputs: z.array(requestTensor).min(1),
+  ...modelPath,
+  id: z.string().optional(),
+  parameters,
+  outputs: z.array(z.object({ name: z.string().min(1), parameters })).optional(),
+});
+const modelInput = z.object(modelPath);
+
+/** The status and message an error is answered with. */
+function answerOf(e: unknown): { status: number; message: string } {
+  if (e instanceof ServingError) return { status: e.status, message: e.message };
+  if (e instanceof FlywheelError) return { status: e.status, message: e.message };
+  const fe = e as Partial<FastifyError>;
+  if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return { status: fe.statusCode === 404 ? 404 : 400, message: fe.message ?? "bad request" };
+  }
+  return { status: 500, message: `internal error: ${e instanceof Error ? e.message : String(e)}` };
+}
+
+/** Any Content-Type (or none) is read as JSON, as curl and most protocol clients send it. */
+function jsonBodies(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
+    if (text.trim() === "") {
+      done(null, undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(text));
+    } catch (e) {
+      done(new ServingError(400, `malformed JSON request body: ${(e as Error).message}`), undefined);
+    }
+  });
+}
+
+function notFound(req: FastifyRequest): ServingError {
+  return new ServingError(404, `no inference endpoint for ${req.method} ${req.raw.url?.split("?")[0] ?? ""}`);
+}
+
+/** `/v1/models/<m>[/versions/<v>][:predict]` after the prefix, decoded; undefined when it is not that shape. */
+function parseV1Tail(req: FastifyRequest, predict: boolean): { model: string; version?: string } | undefined {
+  const path = (req.raw.url ?? "").split("?")[0] ?? "";
+  let tail: string;
+  try {
+    tail = decodeURIComponent(path.slice("/v1/models/".length));
+  } catch {
+    throw new ServingError(400, `the path '${path}' is not valid percent-encoding`);
+  }
+  if (predict) {
+    if (!tail.endsWith(":predict")) return undefined;
+    tail = tail.slice(0, -":predict".length);
+  }
+  const parts = tail.split("/");
+  if (parts.length === 1 && parts[0] !== "") return { model: parts[0] as string };
+  if (parts.length === 3 && parts[1] === "versions" && parts[0] !== "") return { model: parts[0] as string, version: parts[2] as string };
+  return undefined;
+}
+
+export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
+  return async (app: FastifyInstance): Promise<void> => {
+    const cache = new ModelCache(deps.registry, deps.artifacts, { intraOpNumThreads: deps.intraOpNumThreads ?? 1 });
+    const service = new InferenceService(cache);
+    app.addHook("onClose", async () => cache.close());
+    jsonBodies(app);
+    app.setErrorHandler((error, req, reply) => {
+      const { status, message } = answerOf(error);
+      if (status >= 500) req.log.error({ err: error, url: req.raw.url }, "inference request failed");
+      void reply.code(status).send({ error: message });
+    });
+
+    // ---- V2: health and server metadata --------------------------------------------------------
+    route(app, docs, { methods: ["GET"], url: "/v2/health/live", summary: "V2 liveness", tag: TAG }, async () => ({ live: true }));
+    route(app, docs, { methods: ["GET"], url: "/v2/health/ready", summary: "V2 readiness", tag: TAG }, async () => ({ ready: true }));
+    route(app, docs, { methods: ["GET"], url: "/v2", summary: "V2 server metadata", tag: TAG }, async () => ({
+      name: "flywheel",
+      version: VERSION,
+      extensions: [],
+    }));
+
+    // ---- V2: model metadata, readiness, inference ----------------------------------------------
+    for (const base of ["/v2/models/:model", "/v2/models/:model/versions/:version"]) {
+      route(app, docs, { methods: ["GET"], url: base, summary: "V2 model metadata: inputs and outputs with datatypes and shapes", tag: TAG, input: modelInput }, async ({ input }) =>
+        service.metadata(modelRefOf(input.model, input.version)),
+      );
+      route(app, docs, { methods: ["GET"], url: `${base}/ready`, summary: "V2 model readiness", tag: TAG, input: modelInput }, async ({ input }) =>
+        service.ready(modelRefOf(input.model, input.version)),
+      );
+      route(app, docs, { methods: ["POST"], url: `${base}/infer`, summary: "V2 inference (JSON tensors)", tag: TAG, input: inferInput }, async ({ input }) =>
+        service.infer(modelRefOf(input.model, input.version), {
+          inputs: input.inputs,
+          ...(input.id === undefined ? {} : { id: input.id }),
+          ...(input.outputs === undefined ? {} : { outputs: input.outputs }),
+        }),
+      );
+    }
+
+    // ---- V1: status and predict (`:predict` is part of the last segment, so the tail is parsed here)
+    app.get("/v1/models/*", async (req) => {
+      const target = parseV1Tail(req, false);
+      if (target === undefined) throw notFound(req);
+      const v = await deps.registry.resolve(modelRefOf(target.model, target.version));
+      return { name: v.name, versions: [v.version], ready: v.status === "READY", status: v.status };
+    });
+    app.post("/v1/models/*", async (req) => {
+      const target = parseV1Tail(req, true);
+      if (target === undefined) throw notFound(req);
+      const body = req.body;
+      if (typeof body !== "object" || body === null || Array.isArray(body) || !("instances" in body)) {
+        throw new ServingError(400, "the request body must be a JSON object with 'instances': a list of rows");
+      }
+      return service.predict(modelRefOf(target.model, target.version), (body as { instances: unknown }).instances);
+    });
+    docs?.add({ method: "GET", path: "/v1/models/{model}", summary: "V1 model status", tag: TAG });
+    docs?.add({ method: "POST", path: "/v1/models/{model}:predict", summary: "V1 predict: {instances} -> {predictions}", tag: TAG });
+
+    // Anything else under /v1 and /v2 answers in the protocol's error shape too.
+    for (const prefix of ["/v1/*", "/v2/*"]) {
+      app.all(prefix, async (req) => {
+        throw notFound(req);
+      });
+    }
+  };
+}

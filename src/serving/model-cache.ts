@@ -1,0 +1,209 @@
+/**
+ * Registered versions loaded into ONNX Runtime: one InferenceSession per (model, version), shared
+ * by every request. References are resolved on every call (a cheap metadata read), so a moved
+ * alias takes effect at once while sessions stay cached per version.
+ */
+import type { InferenceSession, Tensor } from "onnxruntime-node";
+import { MLMODEL_FILE, onnxFlavorOf, parseMlmodel } from "../models/mlmodel.js";
+import type { Signature, SignatureSpec } from "../models/signature.js";
+import { tensorDtypeOf } from "../models/signature.js";
+import type { TensorDtype } from "../onnx/inspect.js";
+import type { ModelRef } from "../registry/model-uri.js";
+import type { ArtifactStore } from "../storage/artifacts/artifact-store.js";
+import { joinKey, safeRelativePath } from "../storage/artifacts/safe-path.js";
+import type { ModelVersion } from "../storage/metadata/registry-store.js";
+import { ServingError } from "./errors.js";
+import { datatypeOf, type ServingSignature, type ServingTensorSpec, type TensorValue } from "./tensors.js";
+
+/** The part of the registry serving needs (RegistryService provides it). */
+export interface ModelResolver {
+  resolve(ref: ModelRef): Promise<ModelVersion>;
+  /** `mlflow-artifacts:/<key>` of the version's package directory. */
+  downloadUri(name: string, version: string): Promise<string>;
+}
+
+/** A runtime output: ONNX Runtime's type name, dims and data. */
+export interface RuntimeTensor {
+  type: string;
+  dims: readonly number[];
+  data: unknown;
+}
+
+export interface LoadedModel {
+  name: string;
+  version: string;
+  signature: ServingSignature;
+  /** Runs the session; a runtime failure is a 400 naming the model (inputs were checked before). */
+  run(feeds: Record<string, TensorValue>, outputs: readonly string[]): Promise<Record<string, RuntimeTensor>>;
+}
+
+export interface ModelCacheOptions {
+  /** Threads ONNX Runtime uses inside one operator; default 1 (requests already run side by side). */
+  intraOpNumThreads?: number;
+}
+
+interface Entry {
+  /** Changes when a deleted model's version number is reused by a new package. */
+  stamp: string;
+  loading: Promise<{ model: LoadedModel; session: InferenceSession }>;
+  inFlight: number;
+  retired: boolean;
+}
+
+async function readAll(store: ArtifactStore, key: string): Promise<Buffer> {
+  const { stream } = await store.get(key);
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function graphSpecs(names: readonly string[], metadata: readonly InferenceSession.ValueMetadata[], role: string): ServingTensorSpec[] {
+  const byName = new Map(metadata.map((m) => [m.name, m]));
+  return names.map((name) => {
+    const m = byName.get(name);
+    if (m === undefined || !m.isTensor) throw new Error(`${role} '${name}' is not a tensor; only tensor models can be served`);
+    const dtype = tensorDtypeOf(m.type);
+    if (dtype === undefined) throw new Error(`${role} '${name}' has element type ${m.type}, which cannot be served`);
+    return { name, datatype: datatypeOf(dtype), shape: m.shape.map((d) => (typeof d === "number" && Number.isInteger(d) && d >= 0 ? d : -1)) };
+  });
+}
+
+/**
+ * The package's declared tensors when they describe the graph's inputs (or outputs) one for one;
+ * otherwise (no signature, a column signature, other names) what the graph says.
+ */
+function declaredOr(declared: SignatureSpec[] | undefined, graph: ServingTensorSpec[]): ServingTensorSpec[] {
+  if (declared === undefined || declared.length !== graph.length) return graph;
+  const out: ServingTensorSpec[] = [];
+  for (const s of declared) {
+    if (s.type !== "tensor") return graph;
+    const name = s.name ?? (declared.length === 1 ? graph[0]?.name : undefined);
+    const dtype: TensorDtype | undefined = tensorDtypeOf(s.dtype);
+    const g = graph.find((x) => x.name === name);
+    if (name === undefined || dtype === undefined || g === undefined) return graph;
+    out.push({ name, datatype: datatypeOf(dtype), shape: [...s.shape] });
+  }
+  return out;
+}
+
+export function servingSignature(declared: Signature | undefined, session: Pick<InferenceSession, "inputNames" | "outputNames" | "inputMetadata" | "outputMetadata">): ServingSignature {
+  return {
+    inputs: declaredOr(declared?.inputs, graphSpecs(session.inputNames, session.inputMetadata, "input")),
+    outputs: declaredOr(declared?.outputs, graphSpecs(session.outputNames, session.outputMetadata, "output")),
+  };
+}
+
+export class ModelCache {
+  private readonly entries = new Map<string, Entry>();
+  private closed = false;
+  /** Sessions created so far (a test hook: loads happen once per version). */
+  loads = 0;
+
+  constructor(
+    private readonly registry: ModelResolver,
+    private readonly artifacts: ArtifactStore,
+    private readonly options: ModelCacheOptions = {},
+  ) {
+    const threads = options.intraOpNumThreads ?? 1;
+    if (!Number.isInteger(threads) || threads < 0) throw new Error(`intraOpNumThreads must be a non-negative integer, got ${threads}`);
+  }
+
+  /** The version `ref` points at now; a version that is not READY is refused (400). Unknown names are 404s. */
+  async resolveReady(ref: ModelRef): Promise<ModelVersion> {
+    const v = await this.registry.resolve(ref);
+    if (v.status !== "READY") {
+      const why = v.statusMessage === "" ? "" : ` (${v.statusMessage})`;
+      throw new ServingError(400, `model '${v.name}' version ${v.version} cannot be served: its status is ${v.status}${why}`);
+    }
+    return v;
+  }
+
+  /** Runs `fn` with the loaded model `ref` points at now; the session is not released while `fn` runs. */
+  async use<T>(ref: ModelRef, fn: (model: LoadedModel) => Promise<T>): Promise<T> {
+    const version = await this.resolveReady(ref);
+    if (this.closed) throw new ServingError(500, "the model server is shutting down");
+    const entry = this.entryFor(version);
+    entry.inFlight++;
+    try {
+      const { model } = await entry.loading;
+      return await fn(model);
+    } finally {
+      entry.inFlight--;
+      if (entry.retired && entry.inFlight === 0) void release(entry);
+    }
+  }
+
+  /** Number of sessions held. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    for (const e of all) e.retired = true;
+    await Promise.all(all.filter((e) => e.inFlight === 0).map(release));
+  }
+
+  private entryFor(v: ModelVersion): Entry {
+    const key = `${v.name}\u0000${v.version}`;
+    const stamp = `${v.creationTime}\u0000${v.source}`;
+    const existing = this.entries.get(key);
+    if (existing !== undefined && existing.stamp === stamp) return existing;
+    if (existing !== undefined) {
+      existing.retired = true;
+      if (existing.inFlight === 0) void release(existing);
+    }
+    const entry: Entry = { stamp, loading: this.load(v), inFlight: 0, retired: false };
+    // A failed load is not cached: the next request tries again.
+    entry.loading.catch(() => {
+      if (this.entries.get(key) === entry) this.entries.delete(key);
+    });
+    this.entries.set(key, entry);
+    return entry;
+  }
+
+  private async load(v: ModelVersion): Promise<{ model: LoadedModel; session: InferenceSession }> {
+    const what = `model '${v.name}' version ${v.version}`;
+    try {
+      const uri = await this.registry.downloadUri(v.name, v.version);
+      const key = uri.replace(/^mlflow-artifacts:\/*/, "");
+      const pkg = parseMlmodel((await readAll(this.artifacts, joinKey(key, MLMODEL_FILE))).toString("utf8"));
+      const bytes = await readAll(this.artifacts, joinKey(key, safeRelativePath(onnxFlavorOf(pkg).data)));
+      const ort = await import("onnxruntime-node");
+      const session = await ort.InferenceSession.create(bytes, {
+        intraOpNumThreads: this.options.intraOpNumThreads ?? 1,
+        interOpNumThreads: 1,
+        executionMode: "sequential",
+        graphOptimizationLevel: "all",
+      });
+      this.loads++;
+      let signature: ServingSignature;
+      try {
+        signature = servingSignature(pkg.signature, session);
+      } catch (e) {
+        await session.release();
+        throw e;
+      }
+      const run: LoadedModel["run"] = async (feeds, outputs) => {
+        const ortFeeds: Record<string, Tensor> = {};
+        for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+        try {
+          return await session.run(ortFeeds, [...outputs]);
+        } catch (e) {
+          throw new ServingError(400, `${what} could not run on this input: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        }
+      };
+      return { model: { name: v.name, version: v.version, signature, run }, session };
+    } catch (e) {
+      if (e instanceof ServingError) throw e;
+      throw new ServingError(500, `${what} could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+  }
+}
+
+/** Releases a retired entry's session; a load that failed has nothing to release. */
+function release(entry: Entry): Promise<void> {
+  return entry.loading.then(({ session }) => session.release()).catch(() => undefined);
+}
