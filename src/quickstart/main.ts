@@ -40,6 +40,8 @@ async function main(): Promise<void> {
     console.log(`Data: ${y.length} rows x ${featureNames.length} features, ${split.train.length} train / ${split.test.length} test`);
 
     const tracking = createTracking({ trackingUri: server.url, flushIntervalMs: 0 });
+    // Probabilities of each run's model on the test rows, to compare with what the server returns.
+    const testProbabilities = new Map<string, Float64Array>();
     for (const hp of CANDIDATES) {
       const run = await tracking.startRun({
         experiment: EXPERIMENT,
@@ -55,7 +57,9 @@ async function main(): Promise<void> {
         onEpoch: (epoch, { loss }) => run.logMetric("train_loss", loss, { step: epoch }),
       });
       const trainMs = performance.now() - started;
-      const report = binaryClassificationReport(yTest, predictProba(model, scaled.test));
+      const probabilities = predictProba(model, scaled.test);
+      testProbabilities.set(run.runId, probabilities);
+      const report = binaryClassificationReport(yTest, probabilities);
       run.logMetrics({
         test_accuracy: report.accuracy,
         test_precision: report.precision,
@@ -119,6 +123,25 @@ async function main(): Promise<void> {
     const promoted = await api("POST", `/api/v1/models/${MODEL}/versions/${mv.version}/promote`, { alias: "champion", reason: "best ROC AUC of the quickstart runs" });
     if (promoted.status !== 200) throw new Error(`promotion refused: ${JSON.stringify(promoted.json)}`);
     console.log(`  champion -> version ${mv.version}, through the gates: ${GATES.join(", ")}`);
+
+    // Serve the champion: the raw test rows over the Open Inference Protocol, checked against training.
+    const rawTest = takeRows(X, split.test);
+    const rows = split.test.length;
+    const data: number[] = [];
+    for (let i = 0; i < rows; i++) for (const column of rawTest) data.push(column[i] ?? 0);
+    const started = performance.now();
+    const inferred = await api("POST", `/v2/models/${MODEL}@champion/infer`, {
+      id: "quickstart-1",
+      inputs: [{ name: "float_input", datatype: "FP32", shape: [rows, featureNames.length], data }],
+    });
+    const inferMs = performance.now() - started;
+    if (inferred.status !== 200) throw new Error(`inference failed: ${JSON.stringify(inferred.json)}`);
+    const outputs = inferred.json.outputs as { name: string; data: number[] }[];
+    const served = outputs.find((o) => o.name === "probabilities")?.data ?? [];
+    const expected = testProbabilities.get(best.info.run_id) ?? new Float64Array();
+    let worst = 0;
+    for (let i = 0; i < rows; i++) worst = Math.max(worst, Math.abs((served[i * 2 + 1] ?? Number.NaN) - (expected[i] ?? 0)));
+    console.log(`  served ${rows} predictions from ${MODEL}@champion over V2 in ${inferMs.toFixed(1)} ms; largest difference from training-time probabilities: ${worst.toExponential(2)}`);
     const lineage = await api("GET", `/api/v1/models/${MODEL}/versions/${mv.version}/lineage`);
     if (lineage.status === 200) printLineage(lineage.json as unknown as LineageGraph);
     console.log("");
