@@ -1,8 +1,9 @@
-/** `flywheel server`: every API on the configured stores (embedded by default). */
+/** `flywheel server`: every API on the configured stores (embedded by default); `flywheel serve`: inference alone. */
 import type { Command } from "commander";
 import { artifactsUriOf, loadConfig, metadataUriOf } from "../core/config.js";
 import { createLogger } from "../core/logger.js";
 import { VERSION } from "../core/version.js";
+import type { AppRole } from "../server/app.js";
 import { startServer } from "../server/start.js";
 
 interface ServerFlags {
@@ -16,9 +17,19 @@ interface ServerFlags {
 }
 
 export function registerServerCommand(program: Command): void {
+  addServerCommand(program, "server", "Run the Flywheel server (tracking, registry, artifacts, inference, health, OpenAPI)", "all");
+  addServerCommand(
+    program,
+    "serve",
+    "Run the serving role alone (V2/V1 inference, health): stateless, reads the registry and artifacts, any number of replicas",
+    "serving",
+  );
+}
+
+function addServerCommand(program: Command, name: string, description: string, role: AppRole): void {
   program
-    .command("server")
-    .description("Run the Flywheel server (MLflow-compatible tracking API, artifacts, health, OpenAPI)")
+    .command(name)
+    .description(description)
     .option("--host <host>", "address to bind (default 127.0.0.1; env FLYWHEEL_HOST)")
     .option("-p, --port <port>", "port to listen on, 0 for any free port (default 5000; env FLYWHEEL_PORT)")
     .option("--data-dir <dir>", "directory for the embedded stores (default ./flywheel-data; env FLYWHEEL_DATA_DIR)")
@@ -41,9 +52,9 @@ export function registerServerCommand(program: Command): void {
         ...(flags.config !== undefined ? { file: flags.config } : {}),
       });
       const logger = createLogger(cfg.logLevel);
-      const server = await startServer(cfg, logger);
+      const server = await startServer(cfg, logger, role);
       process.stdout.write(
-        `Flywheel ${VERSION} listening on ${server.url}\n` +
+        `Flywheel ${VERSION}${role === "serving" ? " (serving role)" : ""} listening on ${server.url}\n` +
           `  metadata:  ${metadataUriOf(cfg)}\n  artifacts: ${artifactsUriOf(cfg)}\n`,
       );
       let closing = false;

@@ -23,6 +23,9 @@ import { mlflowRegistryPlugin } from "./plugins/mlflow-registry.js";
 import { mlflowRunsPlugin } from "./plugins/mlflow-runs.js";
 import { ApiRegistry } from "./route.js";
 
+/** What the app serves: every API, or the stateless inference role alone (`flywheel serve`). */
+export type AppRole = "all" | "serving";
+
 export interface AppDeps {
   metadata: MetadataStore;
   artifacts: ArtifactStore;
@@ -30,6 +33,7 @@ export interface AppDeps {
   clock?: Clock;
   /** Largest JSON body accepted, in bytes. */
   bodyLimit?: number;
+  role?: AppRole;
 }
 
 /** MLflow parses a request body as JSON whatever its Content-Type; so do we. */
@@ -49,9 +53,8 @@ function jsonAnyContentType(app: FastifyInstance, bodyLimit: number): void {
   });
 }
 
-export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const bodyLimit = deps.bodyLimit ?? 16 * 1024 * 1024;
-  const app = Fastify({
+function fastifyFor(deps: AppDeps, bodyLimit: number): FastifyInstance {
+  return Fastify({
     loggerInstance: (deps.logger ?? silentLogger) as FastifyBaseLogger,
     // Per-request info lines would cost more than a log-batch insert; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
@@ -61,6 +64,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Artifact paths may be long; the router must not refuse them before our own checks run.
     routerOptions: { maxParamLength: 4096 },
   });
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const bodyLimit = deps.bodyLimit ?? 16 * 1024 * 1024;
+  const app = fastifyFor(deps, bodyLimit);
   installErrorHandler(app);
   const registry = new ApiRegistry();
   const clock = deps.clock ?? systemClock;
@@ -70,6 +78,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registryService.onVersionCreated((v) => lineage.recordVersion(v));
 
   await app.register(healthPlugin({ metadata: deps.metadata, artifacts: deps.artifacts, version: VERSION }, registry));
+  if (deps.role === "serving") {
+    // The serving role only reads the registry and the artifact store: any number of replicas.
+    await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts }, registry));
+    return withOpenApi(app, registry);
+  }
   for (const prefix of ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"]) {
     const documented = prefix.startsWith("/api/") ? registry : undefined;
     await app.register(
@@ -95,6 +108,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   );
   // Open Inference Protocol (V2) and V1 over ONNX Runtime, for registered versions and aliases.
   await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts }, registry));
+  return withOpenApi(app, registry);
+}
+
+function withOpenApi(app: FastifyInstance, registry: ApiRegistry): FastifyInstance {
   let document: unknown;
   app.get("/api/openapi.json", async () => (document ??= buildOpenApi(registry, VERSION)));
   registry.add({ method: "GET", path: "/api/openapi.json", summary: "This OpenAPI document", tag: "Meta" });

@@ -3,7 +3,7 @@ import { artifactsUriOf, metadataUriOf, type FlywheelConfig } from "../core/conf
 import { silentLogger, type Logger } from "../core/logger.js";
 import { openArtifactStore } from "../storage/artifacts/open.js";
 import { openMetadataStore } from "../storage/metadata/open.js";
-import { buildApp } from "./app.js";
+import { buildApp, type AppRole } from "./app.js";
 
 export interface RunningServer {
   url: string;
@@ -11,10 +11,10 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(cfg: FlywheelConfig, logger: Logger = silentLogger): Promise<RunningServer> {
+export async function startServer(cfg: FlywheelConfig, logger: Logger = silentLogger, role: AppRole = "all"): Promise<RunningServer> {
   const metadata = await openMetadataStore(metadataUriOf(cfg));
   const artifacts = await openArtifactStore(artifactsUriOf(cfg));
-  const app = await buildApp({ metadata, artifacts, logger, bodyLimit: cfg.bodyLimit });
+  const app = await buildApp({ metadata, artifacts, logger, bodyLimit: cfg.bodyLimit, role });
   try {
     await app.listen({ host: cfg.host, port: cfg.port });
   } catch (e) {
