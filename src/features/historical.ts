@@ -1,0 +1,450 @@
+/**
+ * Point-in-time correct historical feature retrieval (Feast's `get_historical_features`), as one
+ * DuckDB query over Parquet/CSV files whose result is streamed to a Parquet file with COPY.
+ *
+ * Semantics, per entity row and feature view:
+ * - a feature row qualifies when its join keys equal the entity row's (NULL never matches) and
+ *   `event_ts <= entity_ts`, and, when ttl > 0, `event_ts >= entity_ts - ttl` (both inclusive);
+ * - among qualifying rows the latest `event_ts` wins, ties go to the latest `created_ts` (rows
+ *   with a NULL created timestamp lose), and a remaining full tie goes to the row that comes last
+ *   in the source;
+ * - with `filterByCreatedTimestamp`, rows whose created timestamp is after the entity timestamp
+ *   do not qualify (a NULL created timestamp is not known to be late and is kept);
+ * - no qualifying row gives NULL features. Every entity row comes back exactly once and in input
+ *   order (duplicates included): entity rows are numbered first and joined back on that number.
+ *
+ * All timestamps are compared as TIMESTAMPTZ in a UTC session: naive timestamps are UTC,
+ * timezone-aware ones are converted. Output columns: every entity column in input order (types
+ * unchanged), then the requested features in request order.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdir, rename, rm } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import {
+  OfflineDb,
+  duckdbMessage,
+  quoteIdentifier as qi,
+  quoteLiteral,
+  readFileSql,
+  type ColumnInfo,
+  type FileFormat,
+  type OfflineDbOptions,
+} from "../storage/offline/duckdb.js";
+import { FeatureStoreError } from "./errors.js";
+
+export interface FeatureSourceSpec {
+  path: string;
+  format: FileFormat;
+  /** The event timestamp column (a source column, or the name a field mapping gives one). */
+  timestampField: string;
+  createdTimestampColumn?: string;
+  /** Source column name → feature view column name. */
+  fieldMapping?: Record<string, string>;
+}
+
+export interface FeatureViewSpec {
+  name: string;
+  /** Entity join keys (feature view column names), e.g. `["driver_id"]`. */
+  joinKeys: string[];
+  source: FeatureSourceSpec;
+  /** Feature column names (after field mapping). */
+  features: string[];
+  /** 0 means no lower bound on the event timestamp. */
+  ttlSeconds: number;
+}
+
+export interface EntitySpec {
+  path: string;
+  format: FileFormat;
+  /** Defaults to `event_timestamp`. */
+  timestampField?: string;
+}
+
+export interface HistoricalFeaturesRequest {
+  entities: EntitySpec;
+  views: FeatureViewSpec[];
+  /** `"view:feature"` references, in output order. */
+  features: string[];
+  /** Name feature columns `<view>__<feature>`; without it, two features with one name is an error. */
+  fullFeatureNames?: boolean;
+  /** Drop feature rows created after the entity timestamp (default false). */
+  filterByCreatedTimestamp?: boolean;
+  /** The Parquet file to write (replaced atomically). */
+  out: string;
+}
+
+export interface HistoricalFeaturesResult {
+  rows: number;
+  columns: string[];
+}
+
+/**
+ * `asof`: dedupe each source to one row per (keys, event_ts), then ASOF JOIN and apply the ttl.
+ * `window`: range join on keys and the ttl window, then keep the best row per entity row.
+ * `auto` (default) uses `asof` except for views filtered by created timestamp, which need `window`.
+ */
+export type JoinStrategy = "auto" | "asof" | "window";
+
+export interface HistoricalFeaturesOptions {
+  /** An open database to run in (left open); otherwise one is opened and closed per call. */
+  db?: OfflineDb;
+  dbOptions?: OfflineDbOptions;
+  strategy?: JoinStrategy;
+}
+
+const ROW = "__fw_row";
+const ETS = "__fw_ets";
+const TIMESTAMP_TYPES = new Set([
+  "TIMESTAMP",
+  "TIMESTAMP_S",
+  "TIMESTAMP_MS",
+  "TIMESTAMP_NS",
+  "TIMESTAMP WITH TIME ZONE",
+  "DATE",
+]);
+
+interface ResolvedFeature {
+  ref: string;
+  view: string;
+  feature: string;
+  column: string;
+}
+
+interface ResolvedView {
+  spec: FeatureViewSpec;
+  alias: string;
+  /** Source column for each join key, in `joinKeys` order. */
+  keyColumns: string[];
+  timestampColumn: string;
+  createdColumn: string | undefined;
+  /** Requested features of this view: feature name → source column. */
+  features: { feature: string; sourceColumn: string; outIndex: number }[];
+  strategy: "asof" | "window";
+  /** Drop rows created after the entity timestamp (filterByCreatedTimestamp and a created column). */
+  filterCreated: boolean;
+}
+
+/** Writes the point-in-time join of `entities` with the requested features to `out`. */
+export async function getHistoricalFeatures(
+  request: HistoricalFeaturesRequest,
+  options: HistoricalFeaturesOptions = {},
+): Promise<HistoricalFeaturesResult> {
+  checkRequestShape(request);
+  const views = indexViews(request.views);
+  const requested = resolveFeatureRefs(request, views);
+
+  const db = options.db ?? (await OfflineDb.open(options.dbOptions));
+  try {
+    const entityTs = request.entities.timestampField ?? "event_timestamp";
+    const entityColumns = await describeFile(db, request.entities.path, request.entities.format, "entities.path");
+    const entityTypes = new Map(entityColumns.map((c) => [c.name, c.type]));
+    requireTimestamp(entityTypes, entityTs, request.entities.path, "entities.timestampField");
+    for (const internal of [ROW, ETS]) {
+      if (entityTypes.has(internal)) {
+        throw new FeatureStoreError("entities.path", `Entity file '${request.entities.path}' has a column named '${internal}', which is reserved`);
+      }
+    }
+    for (const f of requested) {
+      if (entityTypes.has(f.column)) {
+        throw new FeatureStoreError(
+          "features",
+          `Feature '${f.ref}' would produce column '${f.column}', which is already an entity column of '${request.entities.path}'` +
+            (request.fullFeatureNames ? "" : "; set fullFeatureNames to prefix feature columns with their view"),
+        );
+      }
+    }
+
+    const resolvedViews: ResolvedView[] = [];
+    for (const [viewName, feats] of groupByView(requested)) {
+      const spec = views.get(viewName) as FeatureViewSpec;
+      resolvedViews.push(
+        await resolveView(db, spec, `v${resolvedViews.length}`, feats, entityTypes, request, options.strategy ?? "auto"),
+      );
+    }
+
+    // A per-call name, so calls sharing one database do not clobber each other's entity rows.
+    const entityTable = `__fw_entity_${randomUUID().replaceAll("-", "")}`;
+    await db.run(
+      `CREATE TEMP TABLE ${entityTable} AS ` +
+        `SELECT row_number() OVER () AS ${ROW}, CAST(${qi(entityTs)} AS TIMESTAMPTZ) AS ${ETS}, * ` +
+        `FROM ${readFileSql(request.entities.path, request.entities.format)}`,
+    );
+    try {
+      const columns = [...entityColumns.map((c) => c.name), ...requested.map((f) => f.column)];
+      const sql = buildQuery(entityTable, entityColumns, resolvedViews, requested);
+      const rows = await copyToParquet(db, sql, request.out);
+      return { rows, columns };
+    } finally {
+      await db.run(`DROP TABLE IF EXISTS ${entityTable}`);
+    }
+  } finally {
+    if (options.db === undefined) db.close();
+  }
+}
+
+function checkRequestShape(request: HistoricalFeaturesRequest): void {
+  const nonEmpty = (v: unknown, field: string) => {
+    if (typeof v !== "string" || v.length === 0) throw new FeatureStoreError(field, `'${field}' must be a non-empty string`);
+  };
+  nonEmpty(request.entities?.path, "entities.path");
+  nonEmpty(request.out, "out");
+  if (!Array.isArray(request.features) || request.features.length === 0) {
+    throw new FeatureStoreError("features", "At least one feature reference ('view:feature') is required");
+  }
+  if (resolve(request.out) === resolve(request.entities.path)) {
+    throw new FeatureStoreError("out", `The output path '${request.out}' is the entity file`);
+  }
+}
+
+function indexViews(specs: FeatureViewSpec[]): Map<string, FeatureViewSpec> {
+  const views = new Map<string, FeatureViewSpec>();
+  for (const v of specs) {
+    if (views.has(v.name)) throw new FeatureStoreError("views", `Feature view '${v.name}' is defined twice`);
+    views.set(v.name, v);
+  }
+  return views;
+}
+
+function resolveFeatureRefs(request: HistoricalFeaturesRequest, views: Map<string, FeatureViewSpec>): ResolvedFeature[] {
+  const seenRefs = new Set<string>();
+  const byColumn = new Map<string, string>();
+  const out: ResolvedFeature[] = [];
+  for (const ref of request.features) {
+    const colon = typeof ref === "string" ? ref.indexOf(":") : -1;
+    if (colon <= 0 || colon === ref.length - 1) {
+      throw new FeatureStoreError("features", `Feature reference '${String(ref)}' is not of the form 'view:feature'`);
+    }
+    const view = ref.slice(0, colon);
+    const feature = ref.slice(colon + 1);
+    const spec = views.get(view);
+    if (spec === undefined) {
+      const valid = [...views.keys()].map((n) => `'${n}'`).join(", ") || "(none)";
+      throw new FeatureStoreError("features", `Unknown feature view '${view}' in '${ref}'; valid views: ${valid}`);
+    }
+    if (!spec.features.includes(feature)) {
+      const valid = spec.features.map((n) => `'${view}:${n}'`).join(", ") || "(none)";
+      throw new FeatureStoreError("features", `Unknown feature '${feature}' in view '${view}'; valid features: ${valid}`);
+    }
+    if (seenRefs.has(ref)) throw new FeatureStoreError("features", `Feature '${ref}' is requested twice`);
+    seenRefs.add(ref);
+    const column = request.fullFeatureNames ? `${view}__${feature}` : feature;
+    const other = byColumn.get(column);
+    if (other !== undefined) {
+      throw new FeatureStoreError(
+        "features",
+        `Feature name collision: '${other}' and '${ref}' both produce column '${column}'` +
+          (request.fullFeatureNames ? "" : "; set fullFeatureNames to prefix feature columns with their view"),
+      );
+    }
+    byColumn.set(column, ref);
+    out.push({ ref, view, feature, column });
+  }
+  return out;
+}
+
+function groupByView(features: ResolvedFeature[]): Map<string, { feature: string; outIndex: number }[]> {
+  const groups = new Map<string, { feature: string; outIndex: number }[]>();
+  features.forEach((f, outIndex) => {
+    const g = groups.get(f.view) ?? [];
+    g.push({ feature: f.feature, outIndex });
+    groups.set(f.view, g);
+  });
+  return groups;
+}
+
+async function describeFile(db: OfflineDb, path: string, format: FileFormat, field: string): Promise<ColumnInfo[]> {
+  if (format !== "parquet" && format !== "csv") {
+    throw new FeatureStoreError(field.replace(/path$/, "format"), `Unsupported format '${String(format)}' for '${path}'; use "parquet" or "csv"`);
+  }
+  try {
+    return await db.describe(readFileSql(path, format));
+  } catch (e) {
+    throw new FeatureStoreError(field, `Cannot read ${format} file '${path}': ${duckdbMessage(e)}`, { cause: e });
+  }
+}
+
+function requireTimestamp(types: Map<string, string>, column: string, path: string, field: string): void {
+  const type = types.get(column);
+  if (type === undefined) {
+    throw new FeatureStoreError(field, `File '${path}' has no timestamp column '${column}'; columns: ${[...types.keys()].join(", ")}`);
+  }
+  if (!TIMESTAMP_TYPES.has(type)) {
+    throw new FeatureStoreError(field, `Column '${column}' of '${path}' must be a timestamp or date, not ${type}`);
+  }
+}
+
+/** Type families whose values DuckDB can compare for equality in a join. */
+function typeFamily(type: string): string {
+  if (/^U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)$/.test(type) || type === "UHUGEINT") return "number";
+  if (type === "FLOAT" || type === "DOUBLE" || type.startsWith("DECIMAL")) return "number";
+  if (type === "VARCHAR") return "string";
+  if (type.startsWith("TIMESTAMP")) return "timestamp";
+  return type;
+}
+
+async function resolveView(
+  db: OfflineDb,
+  spec: FeatureViewSpec,
+  alias: string,
+  feats: { feature: string; outIndex: number }[],
+  entityTypes: Map<string, string>,
+  request: HistoricalFeaturesRequest,
+  strategy: JoinStrategy,
+): Promise<ResolvedView> {
+  const field = `views.${spec.name}`;
+  const { source } = spec;
+  if (!Number.isFinite(spec.ttlSeconds) || spec.ttlSeconds < 0) {
+    throw new FeatureStoreError(`${field}.ttlSeconds`, `ttlSeconds of view '${spec.name}' must be a number >= 0`);
+  }
+  if (!Array.isArray(spec.joinKeys) || spec.joinKeys.length === 0) {
+    throw new FeatureStoreError(`${field}.joinKeys`, `View '${spec.name}' needs at least one join key`);
+  }
+  const columns = await describeFile(db, source.path, source.format, `${field}.source.path`);
+  const types = new Map(columns.map((c) => [c.name, c.type]));
+  const mapping = source.fieldMapping ?? {};
+  const renamedAway = new Set(Object.keys(mapping));
+
+  /** The source column holding view column `name` (after field mapping), if any. */
+  const sourceColumnOf = (name: string): string | undefined => {
+    for (const [src, dst] of Object.entries(mapping)) if (dst === name && types.has(src)) return src;
+    return types.has(name) && !renamedAway.has(name) ? name : undefined;
+  };
+  const require = (name: string, what: string, subField: string): string => {
+    const col = sourceColumnOf(name) ?? (subField.startsWith("source.") && types.has(name) ? name : undefined);
+    if (col === undefined) {
+      throw new FeatureStoreError(
+        `${field}.${subField}`,
+        `Source file '${source.path}' of view '${spec.name}' has no ${what} column '${name}'; columns: ${[...types.keys()].join(", ")}`,
+      );
+    }
+    return col;
+  };
+
+  const timestampColumn = require(source.timestampField, "timestamp", "source.timestampField");
+  requireTimestamp(types, timestampColumn, source.path, `${field}.source.timestampField`);
+  let createdColumn: string | undefined;
+  if (source.createdTimestampColumn !== undefined && source.createdTimestampColumn !== "") {
+    createdColumn = require(source.createdTimestampColumn, "created timestamp", "source.createdTimestampColumn");
+    requireTimestamp(types, createdColumn, source.path, `${field}.source.createdTimestampColumn`);
+  }
+
+  const keyColumns = spec.joinKeys.map((key) => {
+    const col = require(key, "join key", "joinKeys");
+    const entityType = entityTypes.get(key);
+    if (entityType === undefined) {
+      throw new FeatureStoreError(
+        `${field}.joinKeys`,
+        `Entity file '${request.entities.path}' has no join key column '${key}' needed by view '${spec.name}'`,
+      );
+    }
+    const sourceType = types.get(col) as string;
+    if (typeFamily(entityType) !== typeFamily(sourceType)) {
+      throw new FeatureStoreError(
+        `${field}.joinKeys`,
+        `Join key '${key}' cannot be compared: it is ${entityType} in the entity file '${request.entities.path}' ` +
+          `but ${sourceType} in '${source.path}' (view '${spec.name}')`,
+      );
+    }
+    return col;
+  });
+
+  const features = feats.map(({ feature, outIndex }) => ({
+    feature,
+    outIndex,
+    sourceColumn: require(feature, "feature", "features"),
+  }));
+
+  const filterCreated = request.filterByCreatedTimestamp === true && createdColumn !== undefined;
+  const chosen = strategy === "auto" ? (filterCreated ? "window" : "asof") : strategy;
+  if (chosen === "asof" && filterCreated) {
+    throw new FeatureStoreError("filterByCreatedTimestamp", "The asof strategy cannot filter by created timestamp; use window or auto");
+  }
+  return { spec, alias, keyColumns, timestampColumn, createdColumn, features, strategy: chosen, filterCreated };
+}
+
+function ttlInterval(seconds: number): string {
+  return `to_microseconds(CAST(${Math.round(seconds * 1e6)} AS BIGINT))`;
+}
+
+/** The CTEs of one view: its normalized source, and its best row per entity row. */
+function viewCtes(v: ResolvedView, entityTable: string): string[] {
+  const a = v.alias;
+  const ttl = v.spec.ttlSeconds > 0 ? ttlInterval(v.spec.ttlSeconds) : undefined;
+  const keys = v.keyColumns.map((_, j) => `k${j}`);
+  const feats = v.features.map((_, j) => `f${j}`);
+  const created = v.createdColumn === undefined ? "CAST(NULL AS TIMESTAMPTZ)" : `CAST(${qi(v.createdColumn)} AS TIMESTAMPTZ)`;
+  const bounds = [
+    "ts IS NOT NULL",
+    `ts <= (SELECT max(${ETS}) FROM ${entityTable})`,
+    ...(ttl === undefined ? [] : [`ts >= (SELECT min(${ETS}) FROM ${entityTable}) - ${ttl}`]),
+  ];
+  const source =
+    `${a}_src AS (SELECT * FROM (SELECT ` +
+    [
+      ...v.keyColumns.map((c, j) => `${qi(c)} AS k${j}`),
+      `CAST(${qi(v.timestampColumn)} AS TIMESTAMPTZ) AS ts`,
+      `${created} AS cr`,
+      "row_number() OVER () AS seq",
+      ...v.features.map((f, j) => `${qi(f.sourceColumn)} AS f${j}`),
+    ].join(", ") +
+    ` FROM ${readFileSql(v.spec.source.path, v.spec.source.format)}) WHERE ${bounds.join(" AND ")})`;
+  const keyMatch = v.spec.joinKeys.map((key, j) => `e.${qi(key)} = f.k${j}`);
+  // DuckDB's ASOF JOIN matches a NULL probe timestamp to the latest row, so entity rows without a
+  // timestamp or key are left out of the join here (they get NULL features from the final LEFT JOIN).
+  const probe =
+    `(SELECT * FROM ${entityTable} WHERE ` +
+    [`${ETS} IS NOT NULL`, ...v.spec.joinKeys.map((key) => `${qi(key)} IS NOT NULL`)].join(" AND ") +
+    ") e";
+  const picked = [`e.${ROW} AS row`, ...feats.map((f) => `f.${f}`)].join(", ");
+
+  if (v.strategy === "asof") {
+    const dedup =
+      `${a}_dedup AS (SELECT * FROM ${a}_src ` +
+      `QUALIFY row_number() OVER (PARTITION BY ${[...keys, "ts"].join(", ")} ORDER BY cr DESC NULLS LAST, seq DESC) = 1)`;
+    const joined =
+      `${a} AS (SELECT ${picked} FROM ${probe} ASOF JOIN ${a}_dedup f ` +
+      `ON ${[...keyMatch, `e.${ETS} >= f.ts`].join(" AND ")}` +
+      (ttl === undefined ? "" : ` WHERE f.ts >= e.${ETS} - ${ttl}`) +
+      ")";
+    return [source, dedup, joined];
+  }
+  const conditions = [
+    ...keyMatch,
+    `f.ts <= e.${ETS}`,
+    ...(ttl === undefined ? [] : [`f.ts >= e.${ETS} - ${ttl}`]),
+    ...(v.filterCreated ? [`(f.cr IS NULL OR f.cr <= e.${ETS})`] : []),
+  ];
+  const joined =
+    `${a} AS (SELECT ${picked} FROM ${probe} JOIN ${a}_src f ON ${conditions.join(" AND ")} ` +
+    `QUALIFY row_number() OVER (PARTITION BY e.${ROW} ORDER BY f.ts DESC, f.cr DESC NULLS LAST, f.seq DESC) = 1)`;
+  return [source, joined];
+}
+
+function buildQuery(entityTable: string, entityColumns: ColumnInfo[], views: ResolvedView[], requested: ResolvedFeature[]): string {
+  const ctes = views.flatMap((v) => viewCtes(v, entityTable));
+  const featureExprs: string[] = new Array<string>(requested.length);
+  for (const v of views) {
+    v.features.forEach((f, j) => {
+      featureExprs[f.outIndex] = `${v.alias}.f${j} AS ${qi((requested[f.outIndex] as ResolvedFeature).column)}`;
+    });
+  }
+  const select = [...entityColumns.map((c) => `e.${qi(c.name)}`), ...featureExprs].join(", ");
+  const joins = views.map((v) => `LEFT JOIN ${v.alias} ON ${v.alias}.row = e.${ROW}`).join(" ");
+  return `WITH ${ctes.join(", ")} SELECT ${select} FROM ${entityTable} e ${joins} ORDER BY e.${ROW}`;
+}
+
+/** COPY the query to a temporary file next to `out`, then rename it into place. */
+async function copyToParquet(db: OfflineDb, sql: string, out: string): Promise<number> {
+  const dir = dirname(resolve(out));
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(out)}.${process.pid}.${randomUUID()}.tmp`);
+  try {
+    const rows = await db.run(`COPY (${sql}) TO ${quoteLiteral(tmp)} (FORMAT parquet)`);
+    await rename(tmp, out);
+    return rows;
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+

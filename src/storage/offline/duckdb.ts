@@ -1,0 +1,148 @@
+/**
+ * A small wrapper around an in-process DuckDB (`@duckdb/node-api`) for the offline store: open a
+ * database with a fixed, network-free configuration, run SQL, and quote the identifiers and
+ * string literals that come from users (paths, column names) so they can be spliced into SQL.
+ *
+ * Only the extensions statically linked into the binding are used (Parquet, JSON, ICU); automatic
+ * install and load of other extensions is switched off, so nothing is fetched at run time.
+ */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { FlywheelError } from "../../core/errors.js";
+
+export interface OfflineDbOptions {
+  /** Worker threads DuckDB may use; DuckDB's default (all cores) when omitted. */
+  threads?: number;
+  /** e.g. "4GB"; DuckDB's default (80% of RAM) when omitted. */
+  memoryLimit?: string;
+  /** Where DuckDB spills intermediate results that do not fit in memory. */
+  tempDirectory?: string;
+}
+
+export interface ColumnInfo {
+  name: string;
+  /** DuckDB's type name, e.g. `BIGINT`, `VARCHAR`, `TIMESTAMP WITH TIME ZONE`. */
+  type: string;
+}
+
+export type FileFormat = "parquet" | "csv";
+
+/** Double-quotes an identifier for DuckDB SQL (embedded quotes are doubled). */
+export function quoteIdentifier(name: string): string {
+  rejectNul(name, "identifier");
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Single-quotes a string literal for DuckDB SQL (embedded quotes are doubled; no escapes apply). */
+export function quoteLiteral(value: string): string {
+  rejectNul(value, "string literal");
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+function rejectNul(value: string, what: string): void {
+  if (value.includes("\u0000")) {
+    throw new FlywheelError("FW_REQUEST_INVALID_FIELD", `A ${what} may not contain a NUL character`);
+  }
+}
+
+/**
+ * The table function that reads a file (or glob) in the given format. CSV files must have a
+ * header line; column types are detected by DuckDB's sniffer.
+ */
+export function readFileSql(path: string, format: FileFormat): string {
+  switch (format) {
+    case "parquet":
+      return `read_parquet(${quoteLiteral(path)})`;
+    case "csv":
+      return `read_csv(${quoteLiteral(path)}, header = true, auto_detect = true)`;
+  }
+}
+
+/** One in-process DuckDB database (in memory) with one connection, session time zone UTC. */
+export class OfflineDb {
+  private closed = false;
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+  ) {}
+
+  static async open(options: OfflineDbOptions = {}): Promise<OfflineDb> {
+    const config: Record<string, string> = {
+      autoinstall_known_extensions: "false",
+      autoload_known_extensions: "false",
+      allow_community_extensions: "false",
+      preserve_insertion_order: "true",
+      temp_directory: options.tempDirectory ?? join(tmpdir(), "flywheel-duckdb"),
+    };
+    if (options.threads !== undefined) {
+      if (!Number.isInteger(options.threads) || options.threads < 1) {
+        throw new FlywheelError("FW_REQUEST_INVALID_FIELD", "threads must be a positive integer");
+      }
+      config.threads = String(options.threads);
+    }
+    if (options.memoryLimit !== undefined) config.memory_limit = options.memoryLimit;
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(":memory:", config);
+    } catch (e) {
+      throw wrap(e, "opening DuckDB");
+    }
+    const connection = await instance.connect();
+    const db = new OfflineDb(instance, connection);
+    await db.run("SET TimeZone = 'UTC'");
+    return db;
+  }
+
+  /** Runs one or more statements; returns the rows changed by the last one (COPY: rows written). */
+  async run(sql: string): Promise<number> {
+    this.assertOpen();
+    try {
+      const result = await this.connection.run(sql);
+      return result.rowsChanged;
+    } catch (e) {
+      throw wrap(e, "running SQL");
+    }
+  }
+
+  /** Runs a query and returns its rows as plain JS objects (BIGINT as bigint, timestamps as Date). */
+  async query(sql: string): Promise<Record<string, unknown>[]> {
+    this.assertOpen();
+    try {
+      const reader = await this.connection.runAndReadAll(sql);
+      return reader.getRowObjectsJS() as Record<string, unknown>[];
+    } catch (e) {
+      throw wrap(e, "running SQL");
+    }
+  }
+
+  /** The columns (name and DuckDB type) a relation would produce, without reading its rows. */
+  async describe(relationSql: string): Promise<ColumnInfo[]> {
+    const rows = await this.query(`DESCRIBE SELECT * FROM ${relationSql}`);
+    return rows.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new FlywheelError("FW_INTERNAL", "The DuckDB database is closed");
+  }
+}
+
+/** DuckDB's own message, kept as the cause. */
+export function duckdbMessage(e: unknown): string {
+  if (e instanceof FlywheelError && e.cause instanceof Error) return e.cause.message;
+  return e instanceof Error ? e.message : String(e);
+}
+
+function wrap(e: unknown, doing: string): FlywheelError {
+  if (e instanceof FlywheelError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new FlywheelError("FW_INTERNAL", `DuckDB failed ${doing}: ${message}`, { cause: e });
+}
