@@ -1,7 +1,8 @@
-import { Command, CommanderError } from "commander";
+import { Command } from "commander";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { cliHarness, tableRows } from "../../test/helpers/cli.js";
 import { FlywheelClient } from "../client/http-client.js";
 import { startFakeMlflowServer } from "../client/testing/fake-mlflow-server.js";
 import type { FakeMlflowServer } from "../client/testing/fake-mlflow-server.js";
@@ -13,50 +14,8 @@ let server: FakeMlflowServer;
 let client: FlywheelClient;
 const original = { ...io };
 
-interface CliResult {
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-}
-
 /** Runs `flywheel <args>` in-process against the fake server (unless args name another URI). */
-async function flywheel(...args: string[]): Promise<CliResult> {
-  let stdout = "";
-  let stderr = "";
-  io.out = (s) => {
-    stdout += s;
-  };
-  io.err = (s) => {
-    stderr += s;
-  };
-  const program = new Command()
-    .name("flywheel")
-    .exitOverride()
-    .configureOutput({
-      writeOut: (s) => {
-        stdout += s;
-      },
-      writeErr: (s) => {
-        stderr += s;
-      },
-    });
-  registerExperimentsCommand(program);
-  registerRunsCommand(program);
-  const withUri = args.includes("--tracking-uri") ? args : [...args, "--tracking-uri", server.baseUrl];
-  process.exitCode = undefined;
-  let exitCode: number;
-  try {
-    await program.parseAsync(["node", "flywheel", ...withUri]);
-    exitCode = Number(process.exitCode ?? 0);
-  } catch (e) {
-    if (!(e instanceof CommanderError)) throw e;
-    exitCode = e.exitCode;
-  } finally {
-    process.exitCode = undefined;
-    Object.assign(io, original);
-  }
-  return { stdout, stderr, exitCode };
-}
+const flywheel = cliHarness({ register: [registerExperimentsCommand, registerRunsCommand], trackingUri: () => server.baseUrl });
 
 beforeEach(async () => {
   server = await startFakeMlflowServer({ maxPageSize: 10 });
@@ -66,14 +25,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await server.close();
 });
-
-/** The cells of each table line (columns are separated by two or more spaces). */
-function tableRows(text: string): string[][] {
-  return text
-    .trimEnd()
-    .split("\n")
-    .map((l) => l.trim().split(/\s{2,}/));
-}
 
 describe("flywheel experiments", () => {
   it("creates, lists, shows, renames, tags, deletes and restores", async () => {

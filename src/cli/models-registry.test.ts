@@ -1,58 +1,23 @@
 /** `flywheel models list|versions|show|register|alias|promote|approve|policy|lineage|audit` in-process against the real server. */
-import { Command, CommanderError } from "commander";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sqliteBackend } from "../../test/helpers/backends.js";
+import { cliHarness, tableRows } from "../../test/helpers/cli.js";
 import { startTestServer } from "../../test/helpers/server.js";
 import type { TestServer } from "../../test/helpers/server.js";
 import { FlywheelClient } from "../client/http-client.js";
 import { createTracking } from "../client/tracking.js";
 import { defaultUser } from "./models-shared.js";
 import { registerModelsCommand } from "./models.js";
-import { io } from "./output.js";
 
 const IRIS_PATH = new URL("../../../shared/fixtures/models/iris_logreg.onnx", import.meta.url).pathname;
 const DATASET = "file:///data/iris.parquet";
 
 let server: TestServer;
 let client: FlywheelClient;
-const original = { ...io };
 const savedUser = process.env.FLYWHEEL_USER;
 
-interface CliResult {
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-}
-
 /** Runs `flywheel <args> --tracking-uri <server>` in-process. */
-async function flywheel(...args: string[]): Promise<CliResult> {
-  let stdout = "";
-  let stderr = "";
-  io.out = (s) => {
-    stdout += s;
-  };
-  io.err = (s) => {
-    stderr += s;
-  };
-  const program = new Command()
-    .name("flywheel")
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => (stdout += s), writeErr: (s) => (stderr += s) });
-  registerModelsCommand(program);
-  process.exitCode = undefined;
-  let exitCode: number;
-  try {
-    await program.parseAsync(["node", "flywheel", ...args, "--tracking-uri", server.url]);
-    exitCode = Number(process.exitCode ?? 0);
-  } catch (e) {
-    if (!(e instanceof CommanderError)) throw e;
-    exitCode = e.exitCode;
-  } finally {
-    process.exitCode = undefined;
-    Object.assign(io, original);
-  }
-  return { stdout, stderr, exitCode };
-}
+const flywheel = cliHarness({ register: [registerModelsCommand], trackingUri: () => server.url });
 
 /** `flywheel ... --json`, parsed; the command must succeed. */
 async function flywheelJson(...args: string[]): Promise<any> {
@@ -60,14 +25,6 @@ async function flywheelJson(...args: string[]): Promise<any> {
   expect(res.stderr).toBe("");
   expect(res.exitCode).toBe(0);
   return JSON.parse(res.stdout);
-}
-
-/** The cells of each table line (columns are separated by two or more spaces). */
-function tableRows(text: string): string[][] {
-  return text
-    .trimEnd()
-    .split("\n")
-    .map((l) => l.trim().split(/\s{2,}/));
 }
 
 /** A tracked run (git commit, params, auc) with the iris model logged as a package by the SDK. */

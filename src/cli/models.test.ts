@@ -1,16 +1,15 @@
 /** `flywheel models log` in-process against the real server. */
-import { Command, CommanderError } from "commander";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sqliteBackend } from "../../test/helpers/backends.js";
+import { cliHarness } from "../../test/helpers/cli.js";
 import { startTestServer } from "../../test/helpers/server.js";
 import type { TestServer } from "../../test/helpers/server.js";
 import { FlywheelClient } from "../client/http-client.js";
 import { parseMlmodel } from "../models/mlmodel.js";
 import { parseFeatureList, registerModelsCommand } from "./models.js";
-import { io } from "./output.js";
 
 const MODELS = new URL("../../../shared/fixtures/models/", import.meta.url);
 const IRIS_PATH = new URL("iris_logreg.onnx", MODELS).pathname;
@@ -18,7 +17,6 @@ const IRIS_PATH = new URL("iris_logreg.onnx", MODELS).pathname;
 let server: TestServer;
 let client: FlywheelClient;
 let tmp: string;
-const original = { ...io };
 
 beforeAll(async () => {
   server = await startTestServer(sqliteBackend);
@@ -31,34 +29,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-async function flywheel(...args: string[]): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-  let stdout = "";
-  let stderr = "";
-  io.out = (s) => {
-    stdout += s;
-  };
-  io.err = (s) => {
-    stderr += s;
-  };
-  const program = new Command()
-    .name("flywheel")
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => (stdout += s), writeErr: (s) => (stderr += s) });
-  registerModelsCommand(program);
-  process.exitCode = undefined;
-  let exitCode: number;
-  try {
-    await program.parseAsync(["node", "flywheel", ...args, "--tracking-uri", server.url]);
-    exitCode = Number(process.exitCode ?? 0);
-  } catch (e) {
-    if (!(e instanceof CommanderError)) throw e;
-    exitCode = e.exitCode;
-  } finally {
-    process.exitCode = undefined;
-    Object.assign(io, original);
-  }
-  return { stdout, stderr, exitCode };
-}
+const flywheel = cliHarness({ register: [registerModelsCommand], trackingUri: () => server.url });
 
 async function newRun(): Promise<{ runId: string; artifactUri: string }> {
   const { experiment_id } = await client.experiments.create({ name: `cli-models-${Math.random().toString(36).slice(2)}` });

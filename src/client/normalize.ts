@@ -53,7 +53,8 @@ export function pageToken(v: unknown): string | undefined {
   return typeof v === "string" && v !== "" ? v : undefined;
 }
 
-function tags(v: unknown): WireTag[] {
+/** A list of `{key, value}` pairs (tags, params); values that are not strings are spelled out. */
+export function normalizeTags(v: unknown): WireTag[] {
   return list(v).map((t) => {
     const o = obj(t);
     return { key: str(o.key), value: str(o.value) };
@@ -80,7 +81,7 @@ export function normalizeExperiment(v: unknown): WireExperiment {
     creation_time: toNumber(o.creation_time ?? 0),
     last_update_time: toNumber(o.last_update_time ?? o.creation_time ?? 0),
   };
-  if (o.tags !== undefined) out.tags = tags(o.tags);
+  if (o.tags !== undefined) out.tags = normalizeTags(o.tags);
   return out;
 }
 
@@ -108,8 +109,8 @@ export function normalizeRun(v: unknown): WireRun {
   const d = obj(o.data);
   const data: WireRunData = {};
   if (d.metrics !== undefined) data.metrics = list(d.metrics).map(normalizeMetric);
-  if (d.params !== undefined) data.params = tags(d.params);
-  if (d.tags !== undefined) data.tags = tags(d.tags);
+  if (d.params !== undefined) data.params = normalizeTags(d.params);
+  if (d.tags !== undefined) data.tags = normalizeTags(d.tags);
   return { info: normalizeRunInfo(o.info), data };
 }
 

@@ -4,7 +4,8 @@
  * own under `/api/v1/` resolve `models:/` URIs and govern promotion (policies, gates, approvals,
  * audit log) and lineage.
  */
-import { asList, asObject, asString, pageToken, toNumber } from "./normalize.js";
+import { asList, asObject, asString, normalizeTags, pageToken, toNumber } from "./normalize.js";
+import type { HttpMethod, JsonTransport, QueryParams } from "./transport.js";
 import type {
   ApproveRequest,
   AuditAction,
@@ -43,19 +44,10 @@ import type {
   WireModelPolicy,
   WireModelVersion,
   WireRegisteredModel,
-  WireTag,
-} from "./wire-types.js";
+} from "./registry-wire-types.js";
 
-export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
-
-/** Query-string values; an array repeats the key. */
-export type QueryParams = Record<string, string | number | boolean | readonly string[] | undefined>;
-
-/** What the registry needs of the HTTP layer (FlywheelClient's transport). */
-export interface JsonTransport {
-  /** Calls a JSON endpoint at `path` (from the server root) and returns the decoded body. */
-  request(method: HttpMethod, path: string, init?: { query?: QueryParams; body?: object }): Promise<Record<string, unknown>>;
-}
+// The registry talks to the server through the transport's JsonTransport; these stay importable from here.
+export type { HttpMethod, JsonTransport, QueryParams } from "./transport.js";
 
 /** Follows `next_page_token` from `first` on, one page per iteration. */
 export type Paginator = <P extends { next_page_token?: string }>(first: string | undefined, fetchPage: (token: string | undefined) => Promise<P>) => AsyncGenerator<P>;
@@ -72,13 +64,6 @@ const STATUSES: readonly ModelVersionStatus[] = ["PENDING_REGISTRATION", "FAILED
 
 function stringList(v: unknown): string[] {
   return asList(v).map(asString);
-}
-
-function wireTags(v: unknown): WireTag[] {
-  return asList(v).map((t) => {
-    const o = asObject(t);
-    return { key: asString(o.key), value: asString(o.value) };
-  });
 }
 
 /** A string, or null when the server sent none. */
@@ -108,7 +93,7 @@ function normalizeModelVersion(v: unknown): WireModelVersion {
     description: asString(o.description),
     source: asString(o.source),
     status: statusOf(o.status),
-    tags: wireTags(o.tags),
+    tags: normalizeTags(o.tags),
     aliases: stringList(o.aliases),
   };
   const runId = asString(o.run_id);
@@ -129,7 +114,7 @@ function normalizeRegisteredModel(v: unknown): WireRegisteredModel {
     user_id: asString(o.user_id),
     description: asString(o.description),
     latest_versions: asList(o.latest_versions).map(normalizeModelVersion),
-    tags: wireTags(o.tags),
+    tags: normalizeTags(o.tags),
     aliases: asList(o.aliases).map((a) => {
       const x = asObject(a);
       return { alias: asString(x.alias), version: asString(x.version) };
