@@ -83,4 +83,9 @@ export interface RegistryStore {
   setAlias(name: string, alias: string, version: string, now: number): Promise<void>;
   deleteAlias(name: string, alias: string): Promise<boolean>;
   getAlias(name: string, alias: string): Promise<string | undefined>;
+  /**
+   * A token that changes whenever what a reference to this model resolves to may have changed
+   * (versions created or deleted, stages or aliases moved, renames); undefined when the model is absent.
+   */
+  modelRevision(name: string): Promise<string | undefined>;
 }

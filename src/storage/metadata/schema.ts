@@ -53,6 +53,7 @@ export interface RegisteredModelsTable {
   description: string;
   user_id: string;
   last_version: Generated<number>;
+  revision: Generated<number>;
 }
 
 export interface RegisteredModelTagsTable {

@@ -45,8 +45,12 @@ export class RegistryQueries implements RegistryStore {
     return { modelId, version: n };
   }
 
-  private async touchModel(db: Db, modelId: number, now: number): Promise<void> {
-    await db.updateTable("registered_models").set({ last_updated_time: now }).where("model_id", "=", modelId).execute();
+  private async touchModel(db: Db, modelId: number, now?: number): Promise<void> {
+    await db
+      .updateTable("registered_models")
+      .set((eb) => ({ revision: eb("revision", "+", 1), ...(now !== undefined ? { last_updated_time: now } : {}) }))
+      .where("model_id", "=", modelId)
+      .execute();
   }
 
   /** Builds full versions (tags, aliases) for rows, with two queries whatever the count. */
@@ -153,7 +157,11 @@ export class RegistryQueries implements RegistryStore {
       const id = await this.modelId(trx, name);
       const clash = await trx.selectFrom("registered_models").select("model_id").where("name", "=", newName).executeTakeFirst();
       if (clash !== undefined) throw new FlywheelError("FW_REGISTRY_MODEL_EXISTS", `Registered Model (name=${newName}) already exists.`);
-      await trx.updateTable("registered_models").set({ name: newName, last_updated_time: now }).where("model_id", "=", id).execute();
+      await trx
+        .updateTable("registered_models")
+        .set((eb) => ({ name: newName, last_updated_time: now, revision: eb("revision", "+", 1) }))
+        .where("model_id", "=", id)
+        .execute();
     });
   }
 
@@ -210,7 +218,7 @@ export class RegistryQueries implements RegistryStore {
       // The counter update takes the model row's write lock, so concurrent creations serialize here.
       const bumped = await trx
         .updateTable("registered_models")
-        .set((eb) => ({ last_version: eb("last_version", "+", 1), last_updated_time: input.now }))
+        .set((eb) => ({ last_version: eb("last_version", "+", 1), revision: eb("revision", "+", 1), last_updated_time: input.now }))
         .where("model_id", "=", id)
         .returning("last_version")
         .executeTakeFirstOrThrow();
@@ -288,6 +296,7 @@ export class RegistryQueries implements RegistryStore {
       await trx.deleteFrom("registered_model_aliases").where("model_id", "=", key.modelId).where("version", "=", key.version).execute();
       await trx.deleteFrom("model_version_tags").where("model_id", "=", key.modelId).where("version", "=", key.version).execute();
       await trx.deleteFrom("model_versions").where("model_id", "=", key.modelId).where("version", "=", key.version).execute();
+      await this.touchModel(trx, key.modelId);
     });
   }
 
@@ -348,9 +357,19 @@ export class RegistryQueries implements RegistryStore {
   }
 
   async deleteAlias(name: string, alias: string): Promise<boolean> {
-    const id = await this.modelId(this.db, name);
-    const res = await this.db.deleteFrom("registered_model_aliases").where("model_id", "=", id).where("alias", "=", alias).executeTakeFirst();
-    return Number(res.numDeletedRows) > 0;
+    return this.db.transaction().execute(async (trx) => {
+      const id = await this.modelId(trx, name);
+      const res = await trx.deleteFrom("registered_model_aliases").where("model_id", "=", id).where("alias", "=", alias).executeTakeFirst();
+      if (Number(res.numDeletedRows) === 0) return false;
+      await this.touchModel(trx, id);
+      return true;
+    });
+  }
+
+  async modelRevision(name: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom("registered_models").select(["model_id", "revision"]).where("name", "=", name).executeTakeFirst();
+    // The model id is part of the token: a model deleted and created again starts its counter anew.
+    return row === undefined ? undefined : `${Number(row.model_id)}.${Number(row.revision)}`;
   }
 
   async getAlias(name: string, alias: string): Promise<string | undefined> {

@@ -3,12 +3,14 @@ import type { Migration, MigrationProvider } from "kysely";
 import { migration0001 } from "./0001-tracking.js";
 import { migration0002 } from "./0002-registry.js";
 import { migration0003 } from "./0003-governance-lineage.js";
+import { migration0004 } from "./0004-model-revision.js";
 
 export function migrationProvider(backend: "sqlite" | "postgresql"): MigrationProvider {
   const migrations: Record<string, Migration> = {
     "0001-tracking": migration0001(backend),
     "0002-registry": migration0002(backend),
     "0003-governance-lineage": migration0003(backend),
+    "0004-model-revision": migration0004,
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
