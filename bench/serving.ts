@@ -1,0 +1,363 @@
+/**
+ * bench:serving — requests per second and p50/p99 latency of V2 inference
+ * (`POST /v2/models/<name>/infer`, one row per request) on `flywheel server`, against the floor
+ * of a bare `node:http` server running the same ONNX Runtime session on the same request, both in
+ * their own process and measured in the same run, at 1 and 32 concurrent keep-alive connections.
+ *
+ * Environment: BENCH_SECONDS (per case, default 5), BENCH_WARMUP_SECONDS (default 1),
+ * BENCH_CPU_PROF=<dir> to run both servers under `node --cpu-prof` (flywheel.<pid>.cpuprofile and
+ * floor.<pid>.cpuprofile land in <dir>, written when the servers exit).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { renderMlmodel } from "../src/models/mlmodel.js";
+import { signatureFromGraph } from "../src/models/signature.js";
+import { inspectOnnx } from "../src/onnx/inspect.js";
+
+const CASE_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
+/** Timed slices per side and case (Flywheel and the floor alternate). */
+const ROUNDS = 5;
+const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
+const CONCURRENCY = [1, 32] as const;
+const MODELS = ["iris_logreg", "breast_cancer_rf"] as const;
+/** The fixture row every request carries. */
+const ROW = 0;
+const TARGET = 0.8;
+
+const cli = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+const floorScript = fileURLToPath(new URL("./serving-floor.js", import.meta.url));
+const FIXTURES = new URL("../../../shared/fixtures/models/", import.meta.url);
+const API = "/api/2.0/mlflow";
+
+interface Fixture {
+  input: string;
+  outputs: string[];
+  inputs: number[][];
+  expected: Record<string, unknown[]>;
+}
+
+interface Model {
+  name: string;
+  onnxPath: string;
+  onnx: Buffer;
+  outputs: string[];
+  /** The V2 request body for the fixture row, and the label the reference gives it. */
+  body: Buffer;
+  label: number;
+}
+
+interface Stats {
+  requests: number;
+  errors: number;
+  firstError?: string;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+const children = new Set<ChildProcess>();
+/** The temporary directory of this run, removed on every way out. */
+let workDir: string | undefined;
+
+function cleanupNow(): void {
+  for (const child of children) child.kill("SIGKILL");
+  if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
+}
+
+function loadModel(name: string): Model {
+  const onnxUrl = new URL(`${name}.onnx`, FIXTURES);
+  const fx = JSON.parse(readFileSync(new URL(`${name}.expected.json`, FIXTURES), "utf8")) as Fixture;
+  const row = fx.inputs[ROW];
+  const label = fx.expected.label?.[ROW];
+  if (row === undefined || typeof label !== "number") throw new Error(`${name}.expected.json has no row ${ROW} with a label`);
+  const body = Buffer.from(JSON.stringify({ inputs: [{ name: fx.input, shape: [1, row.length], datatype: "FP32", data: row }] }));
+  return { name, onnxPath: fileURLToPath(onnxUrl), onnx: readFileSync(onnxUrl), outputs: fx.outputs, body, label };
+}
+
+/** Spawns `args` under this Node and resolves with the URL it prints ("listening on http://..."). */
+function spawnServer(what: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"], env });
+  children.add(child);
+  child.on("exit", () => children.delete(child));
+  return new Promise((resolveUrl, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`${what} did not start within 30 s`)), 30_000);
+    child.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolveUrl({ child, url: m[1] });
+      }
+    });
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code ?? signal}`));
+    });
+  });
+}
+
+/** SIGTERM (so a --cpu-prof profile is written), then SIGKILL after 10 s. */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function call(base: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
+  const init: RequestInit = { method };
+  if (body !== undefined) {
+    init.body = body instanceof Uint8Array || typeof body === "string" ? body : JSON.stringify(body);
+    if (!(body instanceof Uint8Array)) init.headers = { "content-type": "application/json" };
+  }
+  const res = await fetch(`${base}${path}`, init);
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text === "" ? {} : (JSON.parse(text) as Record<string, unknown>);
+}
+
+/** Registers the fixture models through the MLflow API: a run, the package uploaded through the artifact proxy, a version. */
+async function registerModels(base: string, models: readonly Model[]): Promise<void> {
+  const exp = await call(base, "POST", `${API}/experiments/create`, { name: "bench-serving" });
+  const run = (await call(base, "POST", `${API}/runs/create`, { experiment_id: exp.experiment_id })) as { run: { info: { run_id: string; artifact_uri: string } } };
+  const { run_id: runId, artifact_uri: artifactUri } = run.run.info;
+  const prefix = artifactUri.replace(/^mlflow-artifacts:\//, "");
+  for (const m of models) {
+    const mlmodel = renderMlmodel({
+      artifactPath: m.name,
+      flavors: { onnx: { data: "model.onnx", code: null, onnx_version: "1.17.0" } },
+      signature: signatureFromGraph(await inspectOnnx(m.onnx)),
+    });
+    await call(base, "PUT", `/api/2.0/mlflow-artifacts/artifacts/${prefix}/${m.name}/MLmodel`, mlmodel);
+    await call(base, "PUT", `/api/2.0/mlflow-artifacts/artifacts/${prefix}/${m.name}/model.onnx`, new Uint8Array(m.onnx));
+    await call(base, "POST", `${API}/registered-models/create`, { name: m.name });
+    const created = (await call(base, "POST", `${API}/model-versions/create`, { name: m.name, source: `${artifactUri}/${m.name}`, run_id: runId })) as {
+      model_version: { version: string; status: string };
+    };
+    if (created.model_version.status !== "READY") throw new Error(`${m.name} version ${created.model_version.version} is ${created.model_version.status}, not READY`);
+  }
+}
+
+/** Why a V2 answer is not the expected one, or undefined when it is. */
+function checkAnswer(model: Model, status: number, text: string): string | undefined {
+  if (status !== 200) return `status ${status}: ${text.slice(0, 200)}`;
+  let body: { outputs?: { name?: unknown; data?: unknown }[] };
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    return `not JSON: ${text.slice(0, 200)}`;
+  }
+  const outputs = body.outputs ?? [];
+  for (const name of model.outputs) {
+    const o = outputs.find((x) => x.name === name);
+    if (o === undefined || !Array.isArray(o.data) || o.data.length === 0) return `output '${name}' missing or empty: ${text.slice(0, 200)}`;
+  }
+  const label = outputs.find((x) => x.name === "label")?.data;
+  if (!Array.isArray(label) || label[0] !== model.label) return `label ${JSON.stringify(label)}, expected [${model.label}]`;
+  return undefined;
+}
+
+/** One POST on a keep-alive agent: status and body text. */
+function post(agent: Agent, url: URL, body: Buffer): Promise<{ status: number; text: string }> {
+  return new Promise((done, fail) => {
+    const req = request(
+      url,
+      { method: "POST", agent, headers: { "content-type": "application/json", "content-length": body.length } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => done({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", fail);
+      },
+    );
+    req.on("error", fail);
+    req.end(body);
+  });
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number;
+}
+
+/** Latencies and failures gathered over one or more timed slices. */
+class Tally {
+  readonly latencies: number[] = [];
+  errors = 0;
+  firstError: string | undefined;
+  seconds = 0;
+
+  stats(): Stats {
+    const sorted = Float64Array.from(this.latencies).sort();
+    return {
+      requests: this.latencies.length,
+      errors: this.errors,
+      ...(this.firstError === undefined ? {} : { firstError: this.firstError }),
+      seconds: this.seconds,
+      rps: this.latencies.length / this.seconds,
+      p50: percentile(sorted, 0.5),
+      p99: percentile(sorted, 0.99),
+    };
+  }
+}
+
+/** `concurrency` connections, each sending its next request when the last one is answered, for `seconds`. */
+async function drive(target: Target, model: Model, seconds: number, tally: Tally): Promise<void> {
+  const url = new URL(`/v2/models/${encodeURIComponent(model.name)}/infer`, target.base);
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: target.concurrency }, async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        let why: string | undefined;
+        try {
+          const { status, text } = await post(target.agent, url, model.body);
+          why = checkAnswer(model, status, text);
+        } catch (e) {
+          why = e instanceof Error ? e.message : String(e);
+        }
+        tally.latencies.push(performance.now() - t0);
+        if (why !== undefined) {
+          tally.errors++;
+          tally.firstError ??= why;
+        }
+      }
+    }),
+  );
+  tally.seconds += (performance.now() - start) / 1000;
+}
+
+interface Target {
+  base: string;
+  concurrency: number;
+  agent: Agent;
+}
+
+/**
+ * Flywheel and the floor in alternating slices (a warm-up of each, discarded, then ROUNDS rounds
+ * of CASE_SECONDS / ROUNDS on each), so load from other processes falls on both alike.
+ */
+async function measurePair(flywheelBase: string, floorBase: string, model: Model, concurrency: number): Promise<{ flywheel: Stats; floor: Stats }> {
+  const agentOf = () => new Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
+  const fw: Target = { base: flywheelBase, concurrency, agent: agentOf() };
+  const fl: Target = { base: floorBase, concurrency, agent: agentOf() };
+  try {
+    await drive(fw, model, WARMUP_SECONDS, new Tally());
+    await drive(fl, model, WARMUP_SECONDS, new Tally());
+    const fwTally = new Tally();
+    const flTally = new Tally();
+    for (let r = 0; r < ROUNDS; r++) {
+      // Alternate which side goes first, so neither always follows the other.
+      const order: [Target, Tally][] = r % 2 === 0 ? [[fw, fwTally], [fl, flTally]] : [[fl, flTally], [fw, fwTally]];
+      for (const [target, tally] of order) await drive(target, model, CASE_SECONDS / ROUNDS, tally);
+    }
+    return { flywheel: fwTally.stats(), floor: flTally.stats() };
+  } finally {
+    fw.agent.destroy();
+    fl.agent.destroy();
+  }
+}
+
+const fmtInt = (n: number) => Math.round(n).toLocaleString("en-US");
+const fmtMs = (n: number) => `${n.toFixed(2)} ms`;
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "flywheel-bench-serving-"));
+  workDir = dir;
+  let failed = false;
+  try {
+    const models = MODELS.map(loadModel);
+
+    const profArgs = (name: string) => (CPU_PROF_DIR === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", resolve(CPU_PROF_DIR), "--cpu-prof-name", `${name}.${process.pid}.cpuprofile`]);
+    const flywheel = await spawnServer("flywheel server", [...profArgs("flywheel"), cli, "server", "--port", "0", "--data-dir", join(dir, "data"), "--log-level", "warn"], {
+      ...process.env,
+      FLYWHEEL_CONFIG: join(dir, "none.yaml"),
+    });
+    await registerModels(flywheel.url, models);
+    const floor = await spawnServer("floor server", [...profArgs("floor"), floorScript, ...models.map((m) => `${m.name}=${m.onnxPath}`)]);
+
+    // Both servers answer the fixture row with the reference label before anything is timed.
+    const once = new Agent({ keepAlive: false });
+    for (const m of models) {
+      for (const [who, base] of [["flywheel", flywheel.url], ["floor", floor.url]] as const) {
+        const { status, text } = await post(once, new URL(`/v2/models/${m.name}/infer`, base), m.body);
+        const why = checkAnswer(m, status, text);
+        if (why !== undefined) throw new Error(`${who} answers ${m.name} wrongly: ${why}`);
+      }
+    }
+    once.destroy();
+
+    console.log(`bench:serving on ${cpus().length} cores (${cpus()[0]?.model ?? "unknown cpu"}), Node ${process.version}`);
+    console.log(
+      `V2 POST /v2/models/<name>/infer, 1 row per request (fixture row ${ROW}); node:http keep-alive client in the bench process ` +
+        `(sharing the cores with the server); per case and side ${WARMUP_SECONDS} s warm-up + ${CASE_SECONDS} s measured in ${ROUNDS} slices, ` +
+        `Flywheel and floor alternating; ONNX Runtime intraOpNumThreads 1 on both sides`,
+    );
+    console.log(
+      `load average at start: ${loadavg()[0]?.toFixed(2) ?? "?"} (1 min); other processes on this machine compete for the same cores and widen the spread between runs`,
+    );
+    if (CPU_PROF_DIR !== undefined) console.log(`both servers run under --cpu-prof (profiles in ${resolve(CPU_PROF_DIR)}); the figures are lower than without`);
+    const header = ["model".padEnd(17), "conn".padStart(4), "flywheel req/s".padStart(15), "p50".padStart(10), "p99".padStart(10), "floor req/s".padStart(12), "p50".padStart(10), "p99".padStart(10), "ratio".padStart(6), "errors".padStart(7)];
+    console.log(header.join("  "));
+    const ratios: number[] = [];
+    for (const m of models) {
+      for (const c of CONCURRENCY) {
+        const { flywheel: fw, floor: fl } = await measurePair(flywheel.url, floor.url, m, c);
+        const ratio = fw.rps / fl.rps;
+        ratios.push(ratio);
+        console.log(
+          [
+            m.name.padEnd(17),
+            String(c).padStart(4),
+            fmtInt(fw.rps).padStart(15),
+            fmtMs(fw.p50).padStart(10),
+            fmtMs(fw.p99).padStart(10),
+            fmtInt(fl.rps).padStart(12),
+            fmtMs(fl.p50).padStart(10),
+            fmtMs(fl.p99).padStart(10),
+            ratio.toFixed(2).padStart(6),
+            `${fw.errors}/${fl.errors}`.padStart(7),
+          ].join("  "),
+        );
+        for (const [who, s] of [["flywheel", fw], ["floor", fl]] as const) {
+          if (s.errors > 0) {
+            failed = true;
+            console.log(`  ${who}: ${s.errors} of ${fmtInt(s.requests)} requests failed; first: ${s.firstError ?? ""}`);
+          }
+        }
+      }
+    }
+    const worst = Math.min(...ratios);
+    console.log(`ratio Flywheel / floor (req/s): lowest ${worst.toFixed(2)} (target >= ${TARGET.toFixed(2)}${worst >= TARGET ? ", met" : ", NOT met"})`);
+    console.log("adaptive batching: not measured yet (the model server has no adaptive batching; README, Model serving, 'Not yet')");
+    if (failed) console.log("errors: some requests failed (see above); the figures are not valid");
+    else console.log("errors: 0 (every answer was 200 with all outputs and the reference label)");
+  } finally {
+    await Promise.all([...children].map(stop));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (failed) process.exitCode = 1;
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    cleanupNow();
+    process.exit(130);
+  });
+}
+process.on("exit", cleanupNow);
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});
