@@ -3,24 +3,47 @@
  * cache: metadata, readiness and inference for the version a reference points at now.
  */
 import type { ModelRef } from "../registry/model-uri.js";
+import { encodeBinaryTensor } from "./binary-tensors.js";
 import { badRequest } from "./errors.js";
-import type { LoadedModel, ModelCache } from "./model-cache.js";
+import type { LoadedModel, ModelCache, RuntimeTensor } from "./model-cache.js";
 import { rowsToInput, tensorRows } from "./rows.js";
-import { describeTensorSpec, selectOutputs, toFeeds, toResponseTensor, type RequestTensor, type ResponseTensor, type ServingTensorSpec } from "./tensors.js";
+import { describeTensorSpec, outputDatatype, selectOutputs, toFeeds, toResponseTensor, type Datatype, type RequestTensor, type ResponseTensor, type ServingTensorSpec } from "./tensors.js";
 
 export const PLATFORM = "onnxruntime";
+
+export interface RequestedOutput {
+  name: string;
+  /** Send this output as binary tensor data (undefined: the request's `binaryOutputs`). */
+  binary?: boolean;
+}
 
 export interface InferRequest {
   id?: string;
   inputs: RequestTensor[];
-  outputs?: { name: string }[];
+  outputs?: RequestedOutput[];
+  /** The default for outputs that do not say: every output as binary tensor data. */
+  binaryOutputs?: boolean;
+}
+
+/** An output sent as binary tensor data: its header names the size, the bytes follow the JSON. */
+export interface BinaryResponseTensor {
+  name: string;
+  shape: number[];
+  datatype: Datatype;
+  parameters: { binary_data_size: number };
 }
 
 export interface InferResponse {
   model_name: string;
   model_version: string;
   id?: string;
-  outputs: ResponseTensor[];
+  outputs: (ResponseTensor | BinaryResponseTensor)[];
+}
+
+/** The response's JSON and the bytes of its binary outputs, in output order (none when all are JSON). */
+export interface InferResult {
+  response: InferResponse;
+  binary: Buffer[];
 }
 
 export interface ModelMetadata {
@@ -49,10 +72,19 @@ export class InferenceService {
     return this.models.use(ref, async (m) => ({ name: m.name, ready: true as const }));
   }
 
-  async infer(ref: ModelRef, request: InferRequest): Promise<InferResponse> {
+  async infer(ref: ModelRef, request: InferRequest): Promise<InferResult> {
     return this.models.use(ref, async (m) => {
-      const outputs = await this.run(m, request.inputs, request.outputs);
-      return { model_name: m.name, model_version: m.version, ...(request.id === undefined ? {} : { id: request.id }), outputs };
+      const results = await this.run(m, request.inputs, request.outputs);
+      const asBinary = new Map((request.outputs ?? []).map((o) => [o.name, o.binary]));
+      const binary: Buffer[] = [];
+      const outputs = results.map(([name, t]): ResponseTensor | BinaryResponseTensor => {
+        if (!(asBinary.get(name) ?? request.binaryOutputs ?? false)) return toResponseTensor(name, t);
+        const bytes = encodeBinaryTensor(t);
+        binary.push(bytes);
+        return { name, shape: [...t.dims], datatype: outputDatatype(name, t.type), parameters: { binary_data_size: bytes.length } };
+      });
+      const response = { model_name: m.name, model_version: m.version, ...(request.id === undefined ? {} : { id: request.id }), outputs };
+      return { response, binary };
     });
   }
 
@@ -67,7 +99,7 @@ export class InferenceService {
         throw badRequest(`model '${m.name}' takes ${m.signature.inputs.length} inputs (${m.signature.inputs.map(describeTensorSpec).join(", ")}); V1 predict feeds a single input, use the V2 infer endpoint`);
       }
       const input = rowsToInput(instances, spec);
-      const outputs = await this.run(m, [input], undefined);
+      const outputs = (await this.run(m, [input], undefined)).map(([name, t]) => toResponseTensor(name, t));
       const n = input.shape[0] as number;
       const rows = outputs.map((o) => tensorRows(o, n));
       const [only] = rows;
@@ -77,14 +109,15 @@ export class InferenceService {
     });
   }
 
-  private async run(m: LoadedModel, inputs: RequestTensor[], requested: { name: string }[] | undefined): Promise<ResponseTensor[]> {
+  /** The outputs to answer with, in order, as the runtime returned them. */
+  private async run(m: LoadedModel, inputs: RequestTensor[], requested: readonly { name: string }[] | undefined): Promise<[string, RuntimeTensor][]> {
     const feeds = toFeeds(inputs, m.signature);
     const names = selectOutputs(requested, m.signature);
     const results = await m.run(feeds, names);
     return names.map((name) => {
       const t = results[name];
       if (t === undefined) throw new Error(`ONNX Runtime returned no output '${name}'`);
-      return toResponseTensor(name, t);
+      return [name, t];
     });
   }
 }

@@ -4,8 +4,11 @@
  * before anything reaches the runtime, with messages that say what was expected.
  */
 import type { TensorDtype } from "../onnx/inspect.js";
+import { decodeBinaryTensor, type TensorData } from "./binary-tensors.js";
 import { badRequest } from "./errors.js";
 import { fromFloat16Bits, toFloat16Bits } from "./float16.js";
+
+export type { TensorData } from "./binary-tensors.js";
 
 /** Datatype names of the Open Inference Protocol, for the element types ONNX Runtime takes. */
 export type Datatype = "BOOL" | "INT8" | "INT16" | "INT32" | "INT64" | "UINT8" | "UINT16" | "UINT32" | "UINT64" | "FP16" | "FP32" | "FP64" | "BYTES";
@@ -51,12 +54,16 @@ export interface ServingSignature {
   outputs: ServingTensorSpec[];
 }
 
-/** A request tensor as it arrives (after the JSON structure is checked). */
+/**
+ * A request tensor as it arrives (after the JSON structure is checked): JSON `data`, or `binary`
+ * bytes from the binary tensor data extension.
+ */
 export interface RequestTensor {
   name: string;
   shape: number[];
   datatype: string;
   data: unknown;
+  binary?: Uint8Array;
 }
 
 export type ResponseValue = number | boolean | string;
@@ -67,19 +74,6 @@ export interface ResponseTensor {
   datatype: Datatype;
   data: ResponseValue[];
 }
-
-export type TensorData =
-  | Uint8Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | BigInt64Array
-  | Uint16Array
-  | Uint32Array
-  | BigUint64Array
-  | Float32Array
-  | Float64Array
-  | string[];
 
 /** What the runtime needs to build a tensor: ONNX Runtime's type name, row-major data and dims. */
 export interface TensorValue {
@@ -220,12 +214,13 @@ export function toTensorValue(input: RequestTensor, spec: ServingTensorSpec): Te
   }
   const fits = input.shape.length === spec.shape.length && spec.shape.every((d, i) => d < 0 || d === input.shape[i]);
   if (!fits) throw badRequest(`${where}: expected shape ${describeShape(spec.shape)}, got ${describeShape(input.shape)}`);
+  const type = dtypeOfDatatype(spec.datatype) as TensorDtype;
+  if (input.binary !== undefined) return { type, data: decodeBinaryTensor(type, input.shape, spec.datatype, input.binary, where), dims: [...input.shape] };
   const values = flattenData(input.data);
   const count = product(input.shape);
   if (values.length !== count) {
     throw badRequest(`${where}: shape ${describeShape(input.shape)} holds ${count} elements, data has ${values.length}`);
   }
-  const type = dtypeOfDatatype(spec.datatype) as TensorDtype;
   return { type, data: toTensorData(type, values, where), dims: [...input.shape] };
 }
 
@@ -260,6 +255,13 @@ export function selectOutputs(requested: readonly { name: string }[] | undefined
   return names;
 }
 
+/** The protocol datatype of a runtime output's element type (ONNX Runtime's name). */
+export function outputDatatype(name: string, type: string): Datatype {
+  const datatype = (DATATYPE_OF as Record<string, Datatype | undefined>)[type];
+  if (datatype === undefined) throw new Error(`output '${name}' has element type ${type}, which the protocol cannot carry`);
+  return datatype;
+}
+
 function floatValue(x: number): number | string {
   if (Number.isFinite(x)) return x;
   return Number.isNaN(x) ? "NaN" : x > 0 ? "Infinity" : "-Infinity";
@@ -270,8 +272,7 @@ function floatValue(x: number): number | string {
  * numbers, BOOL becomes true/false, and NaN/±Infinity (which JSON cannot hold) become strings.
  */
 export function toResponseTensor(name: string, tensor: { type: string; dims: readonly number[]; data: unknown }): ResponseTensor {
-  const datatype = (DATATYPE_OF as Record<string, Datatype | undefined>)[tensor.type];
-  if (datatype === undefined) throw new Error(`output '${name}' has element type ${tensor.type}, which the protocol cannot carry`);
+  const datatype = outputDatatype(name, tensor.type);
   const shape = [...tensor.dims];
   const raw = tensor.data;
   let data: ResponseValue[];

@@ -2,119 +2,22 @@
  * The model server over HTTP: the fixture models registered through the MLflow API and served
  * over the Open Inference Protocol (V2) and V1, every datatype, alias moves, and bad input.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { systemClock } from "../../src/core/clock.js";
-import { renderMlmodel } from "../../src/models/mlmodel.js";
-import { signatureFromGraph } from "../../src/models/signature.js";
-import { buildOnnxModel, tensorInfo } from "../../src/onnx/builder.js";
-import { inspectOnnx, type TensorDtype } from "../../src/onnx/inspect.js";
-import { checkStoredPackage } from "../../src/registry/package-check.js";
-import { RegistryService } from "../../src/registry/registry-service.js";
-import { buildApp } from "../../src/server/app.js";
-import { inferencePlugin } from "../../src/server/plugins/inference.js";
-import { openArtifactStore } from "../../src/storage/artifacts/open.js";
-import type { ArtifactStore } from "../../src/storage/artifacts/artifact-store.js";
-import { openMetadataStore } from "../../src/storage/metadata/open.js";
-import type { MetadataStore } from "../../src/storage/metadata/metadata-store.js";
-import { tempDir } from "../helpers/backends.js";
-import { IRIS_ONNX, irisMlmodel, uploadToRun } from "../helpers/model-package.js";
-
-const FIXTURES = new URL("../../../shared/fixtures/models/", import.meta.url);
-const API = "/api/2.0/mlflow";
-
-interface Fixture {
-  input: string;
-  outputs: string[];
-  inputs: number[][];
-  expected: Record<string, unknown[]>;
-}
-
-const fixture = (name: string) => ({
-  onnx: readFileSync(new URL(`${name}.onnx`, FIXTURES)),
-  expected: JSON.parse(readFileSync(new URL(`${name}.expected.json`, FIXTURES), "utf8")) as Fixture,
-});
-
-/** An MLmodel whose signature is read from the graph, as `flywheel models log --signature auto` writes it. */
-async function mlmodelFor(onnx: Uint8Array): Promise<string> {
-  return renderMlmodel({
-    artifactPath: "model",
-    flavors: { onnx: { data: "model.onnx", code: null, onnx_version: "1.17.0" } },
-    signature: signatureFromGraph(await inspectOnnx(onnx)),
-  });
-}
-
-/** Every element within relative error 1e-5 of the reference (exact zeros within 1e-7). */
-function expectClose(actual: unknown, expected: unknown, where: string): void {
-  const a = [actual].flat(Infinity) as number[];
-  const e = [expected].flat(Infinity) as number[];
-  expect(a.length, where).toBe(e.length);
-  e.forEach((x, i) => {
-    const y = a[i] as number;
-    const err = x === 0 ? Math.abs(y) : Math.abs(y - x) / Math.abs(x);
-    if (!(err < (x === 0 ? 1e-7 : 1e-5))) expect.fail(`${where}[${i}]: got ${y}, expected ${x} (error ${err})`);
-  });
-}
+import { IRIS_ONNX, irisMlmodel } from "../helpers/model-package.js";
+import { expectClose, fixture, FIXTURE_MODELS, IDENTITY_DTYPES, identityOnnx, startServingServer, type ServingServer } from "./serving-server.js";
 
 describe("inference API (V2 and V1) on sqlite", () => {
-  const dir = tempDir("flywheel-serving-");
-  let app: FastifyInstance;
-  let metadata: MetadataStore;
-  let artifacts: ArtifactStore;
-  let url: string;
-  let runId: string;
-  let artifactUri: string;
-  let packages = 0;
-
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = { "content-type": "application/json" }) => {
-    const res = await fetch(`${url}${path}`, { method, ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body), headers } : {}) });
-    const text = await res.text();
-    let json: any;
-    try {
-      json = text === "" ? undefined : JSON.parse(text);
-    } catch {
-      json = text;
-    }
-    return { status: res.status, json };
-  };
-
-  /** Uploads a package into the run and registers it as the next version of `name`. */
-  const register = async (name: string, onnx: Uint8Array, mlmodel?: string): Promise<any> => {
-    const dirName = `pkg${++packages}`;
-    await uploadToRun(url, artifactUri, { [`${dirName}/MLmodel`]: mlmodel ?? (await mlmodelFor(onnx)), [`${dirName}/model.onnx`]: onnx });
-    const exists = await call("GET", `${API}/registered-models/get?name=${encodeURIComponent(name)}`);
-    if (exists.status === 404) expect((await call("POST", `${API}/registered-models/create`, { name })).status).toBe(200);
-    const created = await call("POST", `${API}/model-versions/create`, { name, source: `${artifactUri}/${dirName}`, run_id: runId });
-    expect(created.status).toBe(200);
-    return created.json.model_version;
-  };
-
-  const setAlias = async (name: string, alias: string, version: string) =>
-    expect((await call("POST", `${API}/registered-models/alias`, { name, alias, version })).status).toBe(200);
+  let server: ServingServer;
+  const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
+    server.call(method, path, body, headers).then(({ status, json }) => ({ status, json }));
+  const register = (name: string, onnx: Uint8Array, mlmodel?: string) => server.register(name, onnx, mlmodel);
+  const setAlias = (name: string, alias: string, version: string) => server.setAlias(name, alias, version);
 
   beforeAll(async () => {
-    metadata = await openMetadataStore(`sqlite:///${join(dir.path, "meta.db")}`);
-    artifacts = await openArtifactStore(join(dir.path, "artifacts"));
-    app = await buildApp({ metadata, artifacts });
-    // Once app.ts registers the plugin itself, the test uses that registration.
-    if (!app.hasRoute({ method: "GET", url: "/v2/health/live" })) {
-      await app.register(inferencePlugin({ registry: new RegistryService(metadata, artifacts, systemClock, checkStoredPackage), artifacts }));
-    }
-    await app.listen({ host: "127.0.0.1", port: 0 });
-    const addr = app.server.address();
-    url = `http://127.0.0.1:${typeof addr === "object" && addr !== null ? addr.port : 0}`;
-    const exp = await call("POST", `${API}/experiments/create`, { name: "serving" });
-    const run = await call("POST", `${API}/runs/create`, { experiment_id: exp.json.experiment_id });
-    runId = run.json.run.info.run_id;
-    artifactUri = run.json.run.info.artifact_uri;
+    server = await startServingServer();
   });
   afterAll(async () => {
-    await app?.close();
-    await artifacts?.close();
-    await metadata?.close();
-    dir.remove();
+    await server?.close();
   });
 
   test("health and server metadata", async () => {
@@ -122,11 +25,11 @@ describe("inference API (V2 and V1) on sqlite", () => {
     expect(await call("GET", "/v2/health/ready")).toEqual({ status: 200, json: { ready: true } });
     const meta = await call("GET", "/v2");
     expect(meta.status).toBe(200);
-    expect(meta.json).toMatchObject({ name: "flywheel", extensions: [] });
+    expect(meta.json).toMatchObject({ name: "flywheel", extensions: ["binary_tensor_data"] });
     expect(typeof meta.json.version).toBe("string");
   });
 
-  for (const name of ["iris_logreg", "breast_cancer_rf", "diabetes_gbr", "mlp_8x16x3"]) {
+  for (const name of FIXTURE_MODELS) {
     test(`${name}: served over V2 and V1, reproducing the reference values`, async () => {
       const { onnx, expected: fx } = fixture(name);
       const model = name.replace(/_/g, "-");
@@ -196,16 +99,8 @@ describe("inference API (V2 and V1) on sqlite", () => {
   });
 
   test("every datatype ONNX Runtime takes round-trips through an Identity model", async () => {
-    const dtypes: TensorDtype[] = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32", "float64", "string"];
-    const onnx = buildOnnxModel({
-      graph: {
-        name: "identity",
-        nodes: [...dtypes.map((d) => ({ opType: "Identity", inputs: [`x_${d}`], outputs: [`y_${d}`] })), { opType: "Identity", inputs: ["m"], outputs: ["m_out"] }],
-        inputs: [...dtypes.map((d) => tensorInfo(`x_${d}`, d, ["N"])), tensorInfo("m", "float32", ["N", 2])],
-        outputs: [...dtypes.map((d) => tensorInfo(`y_${d}`, d, ["N"])), tensorInfo("m_out", "float32", ["N", 2])],
-      },
-    });
-    const v = await register("identity", onnx);
+    const dtypes = IDENTITY_DTYPES;
+    const v = await register("identity", identityOnnx());
     expect(v.status).toBe("READY");
     const sent: Record<string, { datatype: string; data: unknown[]; back: unknown[] }> = {
       bool: { datatype: "BOOL", data: [true, false, true], back: [true, false, true] },

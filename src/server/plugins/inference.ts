@@ -1,14 +1,16 @@
 /**
  * The model server's HTTP APIs, at the root: the Open Inference Protocol REST API under `/v2`
- * and the V1 `instances`/`predictions` API under `/v1`. Errors are `{"error": "..."}` (400 for
- * a request the model cannot take, 404 for an unknown model, version or alias), as the
- * protocol asks, not the `{error_code, message}` body of the other APIs.
+ * (with the binary tensor data extension) and the V1 `instances`/`predictions` API under `/v1`.
+ * Errors are `{"error": "..."}` (400 for a request the model cannot take, 404 for an unknown
+ * model, version or alias), as the protocol asks, not the `{error_code, message}` body of the
+ * other APIs.
  */
 import type { FastifyError, FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { FlywheelError } from "../../core/errors.js";
 import { VERSION } from "../../core/version.js";
 import type { RegistryService } from "../../registry/registry-service.js";
+import { BINARY_EXTENSION, HEADER_LENGTH_HEADER, binaryChoice, binaryInputParts, splitBody } from "../../serving/binary-tensors.js";
 import { ServingError } from "../../serving/errors.js";
 import { InferenceService } from "../../serving/inference-service.js";
 import { ModelCache } from "../../serving/model-cache.js";
@@ -27,13 +29,16 @@ const TAG = "Inference";
 
 const present = (v: unknown) => v !== undefined;
 const parameters = z.record(z.string(), z.unknown()).optional();
-const requestTensor = z.object({
-  name: z.string().min(1),
-  shape: z.array(z.number().int().nonnegative()),
-  datatype: z.string().min(1),
-  data: z.unknown().refine(present, "missing value for required parameter"),
-  parameters,
-});
+const requestTensor = z
+  .object({
+    name: z.string().min(1),
+    shape: z.array(z.number().int().nonnegative()),
+    datatype: z.string().min(1),
+    data: z.unknown().optional(),
+    parameters,
+  })
+  // `data`, unless the tensor's bytes follow the JSON header (binary tensor data extension).
+  .refine((t) => present(t.data) || present(t.parameters?.binary_data_size), { message: "missing value for required parameter", path: ["data"] });
 const modelPath = { model: z.string(), version: z.string().optional() };
 const inferInput = z.object({
   // `inputs` first, so an empty body is reported as missing inputs.
@@ -56,19 +61,45 @@ function answerOf(e: unknown): { status: number; message: string } {
   return { status: 500, message: `internal error: ${e instanceof Error ? e.message : String(e)}` };
 }
 
-/** Any Content-Type (or none) is read as JSON, as curl and most protocol clients send it. */
-function jsonBodies(app: FastifyInstance): void {
+/** The bytes after the JSON header of requests that have an `Inference-Header-Content-Length`. */
+const binaryParts = new WeakMap<FastifyRequest, Buffer>();
+
+function parseJson(bytes: Buffer): unknown {
+  const text = bytes.toString("utf8");
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ServingError(400, `malformed JSON request body: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Bodies are read as bytes. With an `Inference-Header-Content-Length` header the body is that
+ * many bytes of JSON followed by binary tensor data, whatever its Content-Type; without one,
+ * any Content-Type (or none) is read as JSON, as curl and most protocol clients send it.
+ */
+function inferenceBodies(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
-    const text = typeof body === "string" ? body : body.toString("utf8");
-    if (text.trim() === "") {
-      done(null, undefined);
+  const parse = (req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void): void => {
+    let parsed: unknown;
+    try {
+      const split = splitBody(body, req.headers[HEADER_LENGTH_HEADER]);
+      if (split !== undefined) binaryParts.set(req, split.binary);
+      parsed = parseJson(split?.json ?? body);
+    } catch (e) {
+      done(e as Error, undefined);
       return;
     }
-    try {
-      done(null, JSON.parse(text));
-    } catch (e) {
-      done(new ServingError(400, `malformed JSON request body: ${(e as Error).message}`), undefined);
+    done(null, parsed);
+  };
+  app.addContentTypeParser("application/octet-stream", { parseAs: "buffer" }, parse);
+  app.addContentTypeParser("*", { parseAs: "buffer" }, parse);
+  // A header length on a request whose (empty) body was never parsed is checked against nothing.
+  app.addHook("preValidation", async (req) => {
+    const header = req.headers[HEADER_LENGTH_HEADER];
+    if (req.method === "POST" && header !== undefined && !binaryParts.has(req)) {
+      binaryParts.set(req, (splitBody(Buffer.alloc(0), header) as { binary: Buffer }).binary);
     }
   });
 }
@@ -101,7 +132,7 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
     const cache = new ModelCache(deps.registry, deps.artifacts, { intraOpNumThreads: deps.intraOpNumThreads ?? 1 });
     const service = new InferenceService(cache);
     app.addHook("onClose", async () => cache.close());
-    jsonBodies(app);
+    inferenceBodies(app);
     app.setErrorHandler((error, req, reply) => {
       const { status, message } = answerOf(error);
       if (status >= 500) req.log.error({ err: error, url: req.raw.url }, "inference request failed");
@@ -114,7 +145,7 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
     route(app, docs, { methods: ["GET"], url: "/v2", summary: "V2 server metadata", tag: TAG }, async () => ({
       name: "flywheel",
       version: VERSION,
-      extensions: [],
+      extensions: [BINARY_EXTENSION],
     }));
 
     // ---- V2: model metadata, readiness, inference ----------------------------------------------
@@ -125,12 +156,34 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
       route(app, docs, { methods: ["GET"], url: `${base}/ready`, summary: "V2 model readiness", tag: TAG, input: modelInput }, async ({ input }) =>
         service.ready(modelRefOf(input.model, input.version)),
       );
-      route(app, docs, { methods: ["POST"], url: `${base}/infer`, summary: "V2 inference (JSON tensors)", tag: TAG, input: inferInput }, async ({ input }) =>
-        service.infer(modelRefOf(input.model, input.version), {
-          inputs: input.inputs,
-          ...(input.id === undefined ? {} : { id: input.id }),
-          ...(input.outputs === undefined ? {} : { outputs: input.outputs }),
-        }),
+      route(
+        app,
+        docs,
+        { methods: ["POST"], url: `${base}/infer`, summary: "V2 inference (JSON tensors, or the binary tensor data extension)", tag: TAG, input: inferInput },
+        async ({ input, req, reply }) => {
+          const parts = binaryInputParts(input.inputs, binaryParts.get(req));
+          const binaryOutputs = binaryChoice(input.parameters, "request");
+          const { response, binary } = await service.infer(modelRefOf(input.model, input.version), {
+            inputs: input.inputs.map((t, i) => {
+              const part = parts[i];
+              return { name: t.name, shape: t.shape, datatype: t.datatype, data: t.data, ...(part === undefined ? {} : { binary: part }) };
+            }),
+            ...(input.id === undefined ? {} : { id: input.id }),
+            ...(input.outputs === undefined
+              ? {}
+              : {
+                  outputs: input.outputs.map((o) => {
+                    const choice = binaryChoice(o.parameters, { output: o.name });
+                    return { name: o.name, ...(choice === undefined ? {} : { binary: choice }) };
+                  }),
+                }),
+            ...(binaryOutputs === undefined ? {} : { binaryOutputs }),
+          });
+          if (binary.length === 0) return response;
+          const json = Buffer.from(JSON.stringify(response), "utf8");
+          void reply.header("Inference-Header-Content-Length", String(json.length)).type("application/octet-stream");
+          return Buffer.concat([json, ...binary]);
+        },
       );
     }
 
@@ -144,6 +197,9 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
     app.post("/v1/models/*", async (req) => {
       const target = parseV1Tail(req, true);
       if (target === undefined) throw notFound(req);
+      if ((binaryParts.get(req)?.length ?? 0) > 0) {
+        throw new ServingError(400, "V1 predict takes a JSON body only; binary tensor data is for the V2 infer endpoint");
+      }
       const body = req.body;
       if (typeof body !== "object" || body === null || Array.isArray(body) || !("instances" in body)) {
         throw new ServingError(400, "the request body must be a JSON object with 'instances': a list of rows");
