@@ -261,6 +261,11 @@ export class RegistryService {
     return this.getVersion(name, version);
   }
 
+  /** A token that changes whenever what a reference to the model resolves to may have changed. */
+  modelRevision(name: string): Promise<string | undefined> {
+    return this.registry.modelRevision(name);
+  }
+
   /** The version a `models:/` URI (or a parsed reference) points at now. */
   async resolve(ref: string | ModelRef): Promise<ModelVersion> {
     const r = typeof ref === "string" ? parseModelUri(ref) : ref;

@@ -30,6 +30,12 @@ class FakeRegistry implements ModelResolver {
   versions = new Map<string, ModelVersion>();
   aliases = new Map<string, string>();
   resolves = 0;
+  /** A fixed revision token; when unset every call gets a new one, so nothing is cached. */
+  revision: string | undefined = undefined;
+  private fresh = 0;
+  async modelRevision(): Promise<string | undefined> {
+    return this.revision ?? `fresh-${this.fresh++}`;
+  }
   add(version: string, key: string, extra: Partial<ModelVersion> = {}): void {
     this.versions.set(version, {
       name: "iris", version, creationTime: 1, lastUpdatedTime: 1, description: "", userId: "", currentStage: "None",
@@ -67,6 +73,24 @@ describe("ModelCache", () => {
   afterAll(async () => {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a resolution is reused while the model's revision token is unchanged, and redone when it changes", async () => {
+    const reg = new FakeRegistry();
+    reg.add("1", "declared");
+    reg.add("2", "graph");
+    reg.aliases.set("champion", "1");
+    reg.revision = "r1";
+    const cache = new ModelCache(reg, store);
+    const champion: ModelRef = { name: "iris", kind: "alias", alias: "champion" };
+    for (let i = 0; i < 5; i++) expect((await cache.resolveReady(champion)).version).toBe("1");
+    expect(reg.resolves).toBe(1);
+    reg.aliases.set("champion", "2");
+    expect((await cache.resolveReady(champion)).version).toBe("1");
+    reg.revision = "r2";
+    expect((await cache.resolveReady(champion)).version).toBe("2");
+    expect(reg.resolves).toBe(2);
+    await cache.close();
   });
 
   test("one session per version, shared by concurrent and later requests", async () => {

@@ -1,7 +1,8 @@
 /**
  * Registered versions loaded into ONNX Runtime: one InferenceSession per (model, version), shared
- * by every request. References are resolved on every call (a cheap metadata read), so a moved
- * alias takes effect at once while sessions stay cached per version.
+ * by every request. What a reference resolves to is cached and re-checked on every call with one
+ * indexed read of the model's revision token, so a moved alias takes effect at once (also when it
+ * was moved by another process) while sessions stay cached per version.
  */
 import type { InferenceSession, Tensor } from "onnxruntime-node";
 import { MLMODEL_FILE, onnxFlavorOf, parseMlmodel } from "../models/mlmodel.js";
@@ -18,6 +19,8 @@ import { datatypeOf, type ServingSignature, type ServingTensorSpec, type TensorV
 /** The part of the registry serving needs (RegistryService provides it). */
 export interface ModelResolver {
   resolve(ref: ModelRef): Promise<ModelVersion>;
+  /** Changes whenever what a reference to the model resolves to may have changed. */
+  modelRevision(name: string): Promise<string | undefined>;
   /** `mlflow-artifacts:/<key>` of the version's package directory. */
   downloadUri(name: string, version: string): Promise<string>;
 }
@@ -93,8 +96,25 @@ export function servingSignature(declared: Signature | undefined, session: Pick<
   };
 }
 
+const RESOLVED_CAP = 10_000;
+
+function refKey(ref: ModelRef): string {
+  switch (ref.kind) {
+    case "version":
+      return `${ref.name}\u0000v\u0000${ref.version}`;
+    case "alias":
+      return `${ref.name}\u0000a\u0000${ref.alias}`;
+    case "stage":
+      return `${ref.name}\u0000s\u0000${ref.stage}`;
+    case "latest":
+      return `${ref.name}\u0000l`;
+  }
+}
+
 export class ModelCache {
   private readonly entries = new Map<string, Entry>();
+  /** Resolutions, each valid while the model's revision token is unchanged. */
+  private readonly resolved = new Map<string, { token: string; version: ModelVersion }>();
   private closed = false;
   /** Sessions created so far (a test hook: loads happen once per version). */
   loads = 0;
@@ -110,12 +130,29 @@ export class ModelCache {
 
   /** The version `ref` points at now; a version that is not READY is refused (400). Unknown names are 404s. */
   async resolveReady(ref: ModelRef): Promise<ModelVersion> {
-    const v = await this.registry.resolve(ref);
+    const v = await this.resolveCached(ref);
     if (v.status !== "READY") {
       const why = v.statusMessage === "" ? "" : ` (${v.statusMessage})`;
       throw new ServingError(400, `model '${v.name}' version ${v.version} cannot be served: its status is ${v.status}${why}`);
     }
     return v;
+  }
+
+  /**
+   * The token is read before resolving: a change that lands in between leaves a newer answer under
+   * an older token, which the next call sees as stale and resolves again.
+   */
+  private async resolveCached(ref: ModelRef): Promise<ModelVersion> {
+    const token = await this.registry.modelRevision(ref.name);
+    const key = refKey(ref);
+    const hit = this.resolved.get(key);
+    if (token !== undefined && hit?.token === token) return hit.version;
+    const version = await this.registry.resolve(ref);
+    if (token !== undefined) {
+      if (this.resolved.size >= RESOLVED_CAP) this.resolved.clear();
+      this.resolved.set(key, { token, version });
+    }
+    return version;
   }
 
   /** Runs `fn` with the loaded model `ref` points at now; the session is not released while `fn` runs. */
