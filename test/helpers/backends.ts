@@ -20,7 +20,10 @@ export interface BackendCase {
 const required = process.env.FLYWHEEL_REQUIRE_SERVICES === "1";
 
 /** Suites that need an external service, and the variable that turns each on. */
-export const BACKEND_SUITES = [{ what: "PostgreSQL", env: "FLYWHEEL_TEST_POSTGRES_URL" }] as const;
+export const BACKEND_SUITES = [
+  { what: "PostgreSQL", env: "FLYWHEEL_TEST_POSTGRES_URL" },
+  { what: "Redis", env: "FLYWHEEL_TEST_REDIS_URL" },
+] as const;
 
 export function tempDir(prefix = "flywheel-test-"): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
