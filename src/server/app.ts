@@ -9,6 +9,7 @@ import type { MetadataStore } from "../storage/metadata/metadata-store.js";
 import { checkStoredPackage } from "../registry/package-check.js";
 import { LineageService } from "../registry/lineage-service.js";
 import { RegistryService } from "../registry/registry-service.js";
+import { ServingMetrics } from "../serving/metrics.js";
 import { TrackingService } from "../tracking/tracking-service.js";
 import { installErrorHandler } from "./error-handler.js";
 import { buildOpenApi } from "./openapi.js";
@@ -77,10 +78,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const lineage = new LineageService(deps.metadata, deps.artifacts, registryService, clock);
   registryService.onVersionCreated((v) => lineage.recordVersion(v));
 
+  // One metrics registry per app: servers sharing a process keep their own counts.
+  const metrics = new ServingMetrics();
+  metricsRoute(app, metrics, registry);
   await app.register(healthPlugin({ metadata: deps.metadata, artifacts: deps.artifacts, version: VERSION }, registry));
   if (deps.role === "serving") {
     // The serving role only reads the registry and the artifact store: any number of replicas.
-    await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts }, registry));
+    await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics }, registry));
     return withOpenApi(app, registry);
   }
   for (const prefix of ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"]) {
@@ -107,8 +111,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     { prefix: "/api/v1" },
   );
   // Open Inference Protocol (V2) and V1 over ONNX Runtime, for registered versions and aliases.
-  await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts }, registry));
+  await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics }, registry));
   return withOpenApi(app, registry);
+}
+
+/** `GET /metrics`: Prometheus text exposition of this app's metrics. */
+function metricsRoute(app: FastifyInstance, metrics: ServingMetrics, registry: ApiRegistry): void {
+  app.get("/metrics", async (_req, reply) => {
+    const text = await metrics.exposition();
+    return reply.type(metrics.contentType).send(text);
+  });
+  registry.add({ method: "GET", path: "/metrics", summary: "Prometheus metrics (text exposition format)", tag: "Meta" });
 }
 
 function withOpenApi(app: FastifyInstance, registry: ApiRegistry): FastifyInstance {

@@ -3,6 +3,7 @@
  * cache: metadata, readiness and inference for the version a reference points at now.
  */
 import type { ModelRef } from "../registry/model-uri.js";
+import { Batcher, newBatchStats, type BatchStats } from "./batcher.js";
 import { encodeBinaryTensor } from "./binary-tensors.js";
 import { badRequest } from "./errors.js";
 import type { LoadedModel, ModelCache, RuntimeTensor } from "./model-cache.js";
@@ -54,7 +55,23 @@ export interface ModelMetadata {
   outputs: ServingTensorSpec[];
 }
 
+/** The service behind a running server (keyed by its HTTP server), for tests and tooling in the same process. */
+const attached = new WeakMap<object, InferenceService>();
+
+export function attachInferenceService(owner: object, service: InferenceService): void {
+  attached.set(owner, service);
+}
+
+export function inferenceServiceOf(owner: object): InferenceService | undefined {
+  return attached.get(owner);
+}
+
 export class InferenceService {
+  /** One batcher per loaded session, so a batch never mixes versions (or packages of a reused version number). */
+  private readonly batchers = new WeakMap<LoadedModel, Batcher>();
+  /** What adaptive batching has done, over every model. */
+  readonly batchStats: BatchStats = newBatchStats();
+
   constructor(readonly models: ModelCache) {}
 
   async metadata(ref: ModelRef): Promise<ModelMetadata> {
@@ -109,15 +126,38 @@ export class InferenceService {
     });
   }
 
-  /** The outputs to answer with, in order, as the runtime returned them. */
+  /**
+   * The outputs to answer with, in order, as the runtime returned them. With batching on for the
+   * model, and every input and output of its signature batched along a variable first dimension,
+   * the request goes through the version's batcher and may share a run with concurrent requests.
+   */
   private async run(m: LoadedModel, inputs: RequestTensor[], requested: readonly { name: string }[] | undefined): Promise<[string, RuntimeTensor][]> {
     const feeds = toFeeds(inputs, m.signature);
     const names = selectOutputs(requested, m.signature);
-    const results = await m.run(feeds, names);
+    const { batching } = await this.models.settingsFor(m.name);
+    if (batching === undefined || !batchable(m)) return this.pick(names, await m.run(feeds, names));
+    return this.pick(names, await this.batcherOf(m).submit(feeds, names, batching));
+  }
+
+  private pick(names: readonly string[], results: Record<string, RuntimeTensor>): [string, RuntimeTensor][] {
     return names.map((name) => {
       const t = results[name];
       if (t === undefined) throw new Error(`ONNX Runtime returned no output '${name}'`);
       return [name, t];
     });
   }
+
+  private batcherOf(m: LoadedModel): Batcher {
+    let b = this.batchers.get(m);
+    if (b === undefined) {
+      b = new Batcher((feeds, outputs) => m.run(feeds, outputs), this.batchStats);
+      this.batchers.set(m, b);
+    }
+    return b;
+  }
+}
+
+/** Whether every input and output the signature declares has a variable first dimension to stack along. */
+function batchable(m: LoadedModel): boolean {
+  return [...m.signature.inputs, ...m.signature.outputs].every((s) => s.shape[0] === -1);
 }

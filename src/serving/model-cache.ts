@@ -12,7 +12,9 @@ import type { TensorDtype } from "../onnx/inspect.js";
 import type { ModelRef } from "../registry/model-uri.js";
 import type { ArtifactStore } from "../storage/artifacts/artifact-store.js";
 import { joinKey, safeRelativePath } from "../storage/artifacts/safe-path.js";
+import type { Tag } from "../storage/metadata/common.js";
 import type { ModelVersion } from "../storage/metadata/registry-store.js";
+import { batchConfigOf, type BatchConfig } from "./batcher.js";
 import { ServingError } from "./errors.js";
 import { datatypeOf, type ServingSignature, type ServingTensorSpec, type TensorValue } from "./tensors.js";
 
@@ -23,6 +25,14 @@ export interface ModelResolver {
   modelRevision(name: string): Promise<string | undefined>;
   /** `mlflow-artifacts:/<key>` of the version's package directory. */
   downloadUri(name: string, version: string): Promise<string>;
+  /** The registered model, for its serving tags; without it every model is served with the defaults. */
+  getModel?(name: string): Promise<{ tags: readonly Tag[] }>;
+}
+
+/** How a model is served, from its registered-model tags. */
+export interface ServingSettings {
+  /** Adaptive batching (`flywheel.serving.max_batch_size`, `flywheel.serving.max_batch_time_ms`); undefined: off. */
+  batching: BatchConfig | undefined;
 }
 
 /** A runtime output: ONNX Runtime's type name, dims and data. */
@@ -43,6 +53,8 @@ export interface LoadedModel {
 export interface ModelCacheOptions {
   /** Threads ONNX Runtime uses inside one operator; default 1 (requests already run side by side). */
   intraOpNumThreads?: number;
+  /** How long a model's serving tags are reused before they are read again; default 1000 ms. */
+  settingsTtlMs?: number;
 }
 
 interface Entry {
@@ -115,6 +127,8 @@ export class ModelCache {
   private readonly entries = new Map<string, Entry>();
   /** Resolutions, each valid while the model's revision token is unchanged. */
   private readonly resolved = new Map<string, { token: string; version: ModelVersion }>();
+  /** Serving settings by model name, each read at `at` (a pending read is shared by concurrent requests). */
+  private readonly settings = new Map<string, { at: number; value: Promise<ServingSettings> }>();
   private closed = false;
   /** Sessions created so far (a test hook: loads happen once per version). */
   loads = 0;
@@ -126,6 +140,30 @@ export class ModelCache {
   ) {
     const threads = options.intraOpNumThreads ?? 1;
     if (!Number.isInteger(threads) || threads < 0) throw new Error(`intraOpNumThreads must be a non-negative integer, got ${threads}`);
+    const ttl = options.settingsTtlMs ?? 1000;
+    if (!Number.isFinite(ttl) || ttl < 0) throw new Error(`settingsTtlMs must be a non-negative number, got ${ttl}`);
+  }
+
+  /**
+   * The serving settings of a model, from its registered-model tags. Tags do not change the
+   * model's revision token, so they are read again once they are `settingsTtlMs` old: a tag set
+   * through the registry takes effect within that time, without a restart.
+   */
+  async settingsFor(name: string): Promise<ServingSettings> {
+    const getModel = this.registry.getModel?.bind(this.registry);
+    if (getModel === undefined) return { batching: undefined };
+    const now = Date.now();
+    const hit = this.settings.get(name);
+    if (hit !== undefined && now - hit.at < (this.options.settingsTtlMs ?? 1000)) return hit.value;
+    const value = getModel(name).then((m) => ({ batching: batchConfigOf(m.tags) }));
+    const entry = { at: now, value };
+    if (this.settings.size >= RESOLVED_CAP) this.settings.clear();
+    this.settings.set(name, entry);
+    // A failed read is not kept: the next request reads again.
+    value.catch(() => {
+      if (this.settings.get(name) === entry) this.settings.delete(name);
+    });
+    return value;
   }
 
   /** The version `ref` points at now; a version that is not READY is refused (400). Unknown names are 404s. */

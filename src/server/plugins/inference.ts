@@ -12,8 +12,8 @@ import { VERSION } from "../../core/version.js";
 import type { RegistryService } from "../../registry/registry-service.js";
 import { BINARY_EXTENSION, HEADER_LENGTH_HEADER, binaryChoice, binaryInputParts, splitBody } from "../../serving/binary-tensors.js";
 import { ServingError } from "../../serving/errors.js";
-import { InferenceService } from "../../serving/inference-service.js";
-import { ModelCache } from "../../serving/model-cache.js";
+import { InferenceService, attachInferenceService } from "../../serving/inference-service.js";
+import { MeteredModelCache, meterInferenceRequests, type ServingMetrics } from "../../serving/metrics.js";
 import { modelRefOf } from "../../serving/model-ref.js";
 import type { ArtifactStore } from "../../storage/artifacts/artifact-store.js";
 import { route, type ApiRegistry } from "../route.js";
@@ -23,6 +23,8 @@ export interface InferencePluginDeps {
   artifacts: ArtifactStore;
   /** ONNX Runtime threads per operator in each session; default 1. */
   intraOpNumThreads?: number;
+  /** Where inference requests and runtime calls are counted and timed (none: not measured). */
+  metrics?: ServingMetrics;
 }
 
 const TAG = "Inference";
@@ -129,9 +131,18 @@ function parseV1Tail(req: FastifyRequest, predict: boolean): { model: string; ve
 
 export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
   return async (app: FastifyInstance): Promise<void> => {
-    const cache = new ModelCache(deps.registry, deps.artifacts, { intraOpNumThreads: deps.intraOpNumThreads ?? 1 });
+    const cache = new MeteredModelCache(deps.registry, deps.artifacts, { intraOpNumThreads: deps.intraOpNumThreads ?? 1 });
     const service = new InferenceService(cache);
+    attachInferenceService(app.server, service);
     app.addHook("onClose", async () => cache.close());
+    const metrics = deps.metrics;
+    let served: (req: FastifyRequest, model: string, version: string) => void = () => undefined;
+    if (metrics !== undefined) {
+      cache.onRun = (model, seconds) => metrics.observeRuntime(model, seconds);
+      const untrack = metrics.trackSessions(() => cache.size);
+      app.addHook("onClose", async () => untrack());
+      served = meterInferenceRequests(app, metrics, deps.registry);
+    }
     inferenceBodies(app);
     app.setErrorHandler((error, req, reply) => {
       const { status, message } = answerOf(error);
@@ -179,6 +190,7 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
                 }),
             ...(binaryOutputs === undefined ? {} : { binaryOutputs }),
           });
+          served(req, response.model_name, response.model_version);
           if (binary.length === 0) return response;
           const json = Buffer.from(JSON.stringify(response), "utf8");
           void reply.header("Inference-Header-Content-Length", String(json.length)).type("application/octet-stream");
@@ -204,7 +216,11 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
       if (typeof body !== "object" || body === null || Array.isArray(body) || !("instances" in body)) {
         throw new ServingError(400, "the request body must be a JSON object with 'instances': a list of rows");
       }
-      return service.predict(modelRefOf(target.model, target.version), (body as { instances: unknown }).instances);
+      const ref = modelRefOf(target.model, target.version);
+      const answer = await service.predict(ref, (body as { instances: unknown }).instances);
+      // V1 answers do not name the version: known only when the path gave it.
+      served(req, ref.name, target.version ?? "");
+      return answer;
     });
     docs?.add({ method: "GET", path: "/v1/models/{model}", summary: "V1 model status", tag: TAG });
     docs?.add({ method: "POST", path: "/v1/models/{model}:predict", summary: "V1 predict: {instances} -> {predictions}", tag: TAG });

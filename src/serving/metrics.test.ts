@@ -1,0 +1,44 @@
+import { describe, expect, test } from "vitest";
+import { ServingMetrics } from "./metrics.js";
+
+const line = (text: string, prefix: string) => text.split("\n").filter((l) => l.startsWith(prefix));
+
+describe("ServingMetrics", () => {
+  test("counts requests per label set and times them into the latency buckets", async () => {
+    const m = new ServingMetrics({ processMetrics: false });
+    m.observeRequest({ model: "iris", version: "2", protocol: "v2", status: 200, seconds: 0.0007 });
+    m.observeRequest({ model: "iris", version: "2", protocol: "v2", status: 200, seconds: 0.003 });
+    m.observeRequest({ model: "unknown", version: "", protocol: "v1", status: 404, seconds: 0.0001 });
+    m.observeRuntime("iris", 0.0002);
+    const text = await m.exposition();
+    expect(line(text, "flywheel_inference_requests_total{")).toEqual([
+      'flywheel_inference_requests_total{model="iris",version="2",protocol="v2",status="200"} 2',
+      'flywheel_inference_requests_total{model="unknown",version="",protocol="v1",status="404"} 1',
+    ]);
+    const buckets = line(text, 'flywheel_inference_request_duration_seconds_bucket{le="0.00').filter((l) => l.includes('model="iris"'));
+    expect(buckets).toEqual([
+      'flywheel_inference_request_duration_seconds_bucket{le="0.0005",model="iris",protocol="v2"} 0',
+      'flywheel_inference_request_duration_seconds_bucket{le="0.001",model="iris",protocol="v2"} 1',
+      'flywheel_inference_request_duration_seconds_bucket{le="0.0025",model="iris",protocol="v2"} 1',
+      'flywheel_inference_request_duration_seconds_bucket{le="0.005",model="iris",protocol="v2"} 2',
+    ]);
+    expect(line(text, "flywheel_inference_runtime_duration_seconds_count")).toEqual(['flywheel_inference_runtime_duration_seconds_count{model="iris"} 1']);
+    expect(text).not.toMatch(/^flywheel_process_/m);
+  });
+
+  test("each instance has its own registry; sessions are summed until untracked", async () => {
+    const a = new ServingMetrics();
+    const b = new ServingMetrics();
+    a.observeRequest({ model: "m", version: "1", protocol: "v1", status: 200, seconds: 0.01 });
+    const untrack = a.trackSessions(() => 2);
+    a.trackSessions(() => 1);
+    expect(line(await a.exposition(), "flywheel_models_loaded ")).toEqual(["flywheel_models_loaded 3"]);
+    untrack();
+    expect(line(await a.exposition(), "flywheel_models_loaded ")).toEqual(["flywheel_models_loaded 1"]);
+    const other = await b.exposition();
+    expect(line(other, "flywheel_inference_requests_total{")).toEqual([]);
+    expect(line(other, "flywheel_models_loaded ")).toEqual(["flywheel_models_loaded 0"]);
+    expect(line(other, "flywheel_process_cpu_user_seconds_total ")).toHaveLength(1);
+    expect(a.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+  });
+});

@@ -1,0 +1,192 @@
+/**
+ * Prometheus metrics for the model server, in the text exposition format at `GET /metrics`:
+ * inference requests by model, version, protocol and status; end-to-end and ONNX Runtime
+ * latencies; sessions held; and the process metrics prom-client collects, all prefixed
+ * `flywheel_`. Each app owns its registry (never prom-client's global one), so several servers in
+ * one process keep separate counts.
+ *
+ * Label values stay bounded: a model label is a registered model's name, and only once the
+ * registry knows it; anything else a client put in a path is counted as "unknown".
+ */
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { ModelRef } from "../registry/model-uri.js";
+import { ModelCache, type LoadedModel } from "./model-cache.js";
+
+export type InferenceProtocol = "v2" | "v1";
+
+/** Seconds; inference on the small tabular models served here takes well under a millisecond to a few. */
+export const LATENCY_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/** The model label of a request whose model is not (or not yet known to be) registered. */
+export const UNKNOWN_MODEL = "unknown";
+
+/** Model names longer than this are never looked up: no registered name is that long. */
+const MAX_NAME_LOOKUP = 1024;
+
+export interface InferenceObservation {
+  model: string;
+  version: string;
+  protocol: InferenceProtocol;
+  status: number;
+  seconds: number;
+}
+
+export class ServingMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<"model" | "version" | "protocol" | "status">;
+  private readonly requestDuration: Histogram<"model" | "protocol">;
+  private readonly runtimeDuration: Histogram<"model">;
+  private readonly sessionCounts = new Set<() => number>();
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: "flywheel_inference_requests_total",
+      help: "Inference requests (V2 infer and V1 predict) answered, by model, version, protocol and HTTP status",
+      labelNames: ["model", "version", "protocol", "status"],
+      registers,
+    });
+    this.requestDuration = new Histogram({
+      name: "flywheel_inference_request_duration_seconds",
+      help: "Inference request latency from the request's arrival to its answer, in seconds",
+      labelNames: ["model", "protocol"],
+      buckets: [...LATENCY_BUCKETS],
+      registers,
+    });
+    this.runtimeDuration = new Histogram({
+      name: "flywheel_inference_runtime_duration_seconds",
+      help: "Time spent in ONNX Runtime session runs, in seconds",
+      labelNames: ["model"],
+      buckets: [...LATENCY_BUCKETS],
+      registers,
+    });
+    const sessionCounts = this.sessionCounts;
+    new Gauge({
+      name: "flywheel_models_loaded",
+      help: "Model versions held in ONNX Runtime sessions (loaded or loading)",
+      registers,
+      collect() {
+        let n = 0;
+        for (const count of sessionCounts) n += count();
+        this.set(n);
+      },
+    });
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: "flywheel_" });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The text exposition of every metric. */
+  async exposition(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  observeRequest(o: InferenceObservation): void {
+    this.requests.inc({ model: o.model, version: o.version, protocol: o.protocol, status: String(o.status) });
+    this.requestDuration.observe({ model: o.model, protocol: o.protocol }, o.seconds);
+  }
+
+  observeRuntime(model: string, seconds: number): void {
+    this.runtimeDuration.observe({ model }, seconds);
+  }
+
+  /** Counts `count()` into `flywheel_models_loaded` until the returned function is called. */
+  trackSessions(count: () => number): () => void {
+    this.sessionCounts.add(count);
+    return () => {
+      this.sessionCounts.delete(count);
+    };
+  }
+}
+
+/** What `ModelCache.use` passes its callback after the model (whatever the cache's version passes). */
+type UseExtras = Parameters<Parameters<ModelCache["use"]>[1]> extends [LoadedModel, ...infer R] ? R : never;
+
+/**
+ * A model cache whose models time each ONNX Runtime run into `onRun` (model name, seconds). Each
+ * loaded model is wrapped once, so a model keeps one identity across requests (what is keyed by
+ * model, such as a batcher, still sees one model); a batched run is timed once, for the batch.
+ */
+export class MeteredModelCache extends ModelCache {
+  onRun: ((model: string, seconds: number) => void) | undefined;
+  private readonly metered = new WeakMap<LoadedModel, LoadedModel>();
+
+  override async use<T>(ref: ModelRef, fn: (model: LoadedModel, ...extras: UseExtras) => Promise<T>): Promise<T> {
+    return super.use(ref, (m, ...extras: UseExtras) => fn(this.meteredModel(m), ...extras));
+  }
+
+  private meteredModel(m: LoadedModel): LoadedModel {
+    const known = this.metered.get(m);
+    if (known !== undefined) return known;
+    const run: LoadedModel["run"] = async (feeds, outputs) => {
+      const start = performance.now();
+      try {
+        return await m.run(feeds, outputs);
+      } finally {
+        this.onRun?.(m.name, (performance.now() - start) / 1000);
+      }
+    };
+    const wrapped: LoadedModel = { ...m, run };
+    this.metered.set(m, wrapped);
+    return wrapped;
+  }
+}
+
+/** The registry lookup the model label needs: a model that exists has a revision token. */
+export interface ModelNames {
+  modelRevision(name: string): Promise<string | undefined>;
+}
+
+const V2_INFER_ROUTES = new Set(["/v2/models/:model/infer", "/v2/models/:model/versions/:version/infer"]);
+const V1_ROUTE = "/v1/models/*";
+
+/** The protocol of an inference request (V2 infer or V1 predict), and the model name its path gives. */
+export function inferenceTarget(req: FastifyRequest): { protocol: InferenceProtocol; name: string | undefined } | undefined {
+  if (req.method !== "POST") return undefined;
+  const url = req.routeOptions.url;
+  const params = (req.params ?? {}) as Record<string, unknown>;
+  if (url !== undefined && V2_INFER_ROUTES.has(url)) {
+    return { protocol: "v2", name: registeredNameOf(params.model) };
+  }
+  if (url === V1_ROUTE) {
+    const tail = params["*"];
+    if (typeof tail !== "string" || !tail.endsWith(":predict")) return { protocol: "v1", name: undefined };
+    return { protocol: "v1", name: registeredNameOf(tail.slice(0, -":predict".length).split("/")[0]) };
+  }
+  return undefined;
+}
+
+/** `name` of `name` or `name@alias`; undefined when it cannot be a registered name. */
+function registeredNameOf(model: unknown): string | undefined {
+  if (typeof model !== "string") return undefined;
+  const at = model.lastIndexOf("@");
+  const name = at === -1 ? model : model.slice(0, at);
+  return name === "" || name.length > MAX_NAME_LOOKUP ? undefined : name;
+}
+
+/**
+ * Counts and times the inference requests of `app` (a plugin scope holding the V2 infer and V1
+ * predict routes). Handlers call the returned `served` with the model and version they answered
+ * for; a request that failed is labelled with its model's name when the registry has that model.
+ */
+export function meterInferenceRequests(app: FastifyInstance, metrics: ServingMetrics, names: ModelNames): (req: FastifyRequest, model: string, version: string) => void {
+  const servedBy = new WeakMap<FastifyRequest, { model: string; version: string }>();
+  app.addHook("onResponse", async (req, reply) => {
+    const target = inferenceTarget(req);
+    if (target === undefined) return;
+    const seconds = reply.elapsedTime / 1000;
+    const served = servedBy.get(req);
+    let model = served?.model;
+    if (model === undefined && target.name !== undefined) {
+      const token = await names.modelRevision(target.name).catch(() => undefined);
+      if (token !== undefined) model = target.name;
+    }
+    metrics.observeRequest({ model: model ?? UNKNOWN_MODEL, version: served?.version ?? "", protocol: target.protocol, status: reply.statusCode, seconds });
+  });
+  return (req, model, version) => {
+    servedBy.set(req, { model, version });
+  };
+}
