@@ -7,7 +7,7 @@
  * and trailing dimensions. Every request is settled exactly once: with its slice of the outputs,
  * or with the error the run failed with (the same error for every request of the batch).
  */
-import type { RuntimeTensor } from "./model-cache.js";
+import type { RuntimeTensor } from "./tensors.js";
 import type { TensorData, TensorValue } from "./tensors.js";
 
 /** Batching of one model, from its registered-model tags; absent means every request runs alone. */

@@ -16,7 +16,7 @@ import type { Tag } from "../storage/metadata/common.js";
 import type { ModelVersion } from "../storage/metadata/registry-store.js";
 import { batchConfigOf, type BatchConfig } from "./batcher.js";
 import { ServingError } from "./errors.js";
-import { datatypeOf, type ServingSignature, type ServingTensorSpec, type TensorValue } from "./tensors.js";
+import { datatypeOf, type RuntimeTensor, type ServingSignature, type ServingTensorSpec, type TensorValue } from "./tensors.js";
 
 /** The part of the registry serving needs (RegistryService provides it). */
 export interface ModelResolver {
@@ -35,12 +35,7 @@ export interface ServingSettings {
   batching: BatchConfig | undefined;
 }
 
-/** A runtime output: ONNX Runtime's type name, dims and data. */
-export interface RuntimeTensor {
-  type: string;
-  dims: readonly number[];
-  data: unknown;
-}
+export type { RuntimeTensor } from "./tensors.js";
 
 export interface LoadedModel {
   name: string;

@@ -8,6 +8,13 @@ import { decodeBinaryTensor, type TensorData } from "./binary-tensors.js";
 import { badRequest } from "./errors.js";
 import { fromFloat16Bits, toFloat16Bits } from "./float16.js";
 
+/** A runtime output: ONNX Runtime's type name, dims and data. */
+export interface RuntimeTensor {
+  type: string;
+  dims: readonly number[];
+  data: unknown;
+}
+
 export type { TensorData } from "./binary-tensors.js";
 
 /** Datatype names of the Open Inference Protocol, for the element types ONNX Runtime takes. */
