@@ -1,5 +1,7 @@
 /** `flywheel server`: every API on the configured stores (embedded by default); `flywheel serve`: inference alone. */
+import cluster from "node:cluster";
 import type { Command } from "commander";
+import { FlywheelError } from "../core/errors.js";
 import { artifactsUriOf, loadConfig, metadataUriOf } from "../core/config.js";
 import { createLogger } from "../core/logger.js";
 import { VERSION } from "../core/version.js";
@@ -27,9 +29,11 @@ export function registerServerCommand(program: Command): void {
 }
 
 function addServerCommand(program: Command, name: string, description: string, role: AppRole): void {
-  program
-    .command(name)
-    .description(description)
+  const cmd = program.command(name).description(description);
+  if (role === "serving") {
+    cmd.option("--workers <n>", "processes sharing the port (ONNX Runtime runs on the calling thread, so one per core uses every core)", "1");
+  }
+  cmd
     .option("--host <host>", "address to bind (default 127.0.0.1; env FLYWHEEL_HOST)")
     .option("-p, --port <port>", "port to listen on, 0 for any free port (default 5000; env FLYWHEEL_PORT)")
     .option("--data-dir <dir>", "directory for the embedded stores (default ./flywheel-data; env FLYWHEEL_DATA_DIR)")
@@ -39,7 +43,15 @@ function addServerCommand(program: Command, name: string, description: string, r
     .option("--artifacts-destination <uri>", "alias of --artifacts-uri, as MLflow names it")
     .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent (env FLYWHEEL_LOG_LEVEL)")
     .option("--config <file>", "YAML configuration file (default ./flywheel.yaml; env FLYWHEEL_CONFIG)")
-    .action(async (flags: ServerFlags & { backendStoreUri?: string; artifactsDestination?: string }) => {
+    .action(async (flags: ServerFlags & { backendStoreUri?: string; artifactsDestination?: string; workers?: string }) => {
+      const workers = Number(flags.workers ?? "1");
+      if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+        throw new FlywheelError("FW_CONFIG_INVALID", `Invalid value for '--workers': expected an integer from 1 to 64, got '${flags.workers}'`);
+      }
+      if (workers > 1 && cluster.isPrimary) {
+        await runPrimary(workers);
+        return;
+      }
       const cfg = loadConfig({
         flags: {
           host: flags.host,
@@ -53,7 +65,9 @@ function addServerCommand(program: Command, name: string, description: string, r
       });
       const logger = createLogger(cfg.logLevel);
       const server = await startServer(cfg, logger, role);
-      process.stdout.write(
+      if (cluster.isWorker) {
+        process.send?.({ listening: server.url });
+      } else process.stdout.write(
         `Flywheel ${VERSION}${role === "serving" ? " (serving role)" : ""} listening on ${server.url}\n` +
           `  metadata:  ${metadataUriOf(cfg)}\n  artifacts: ${artifactsUriOf(cfg)}\n`,
       );
@@ -70,4 +84,39 @@ function addServerCommand(program: Command, name: string, description: string, r
       process.on("SIGINT", () => stop("SIGINT"));
       process.on("SIGTERM", () => stop("SIGTERM"));
     });
+}
+
+/**
+ * The primary of `flywheel serve --workers N`: forks N workers that share the port (Node's cluster
+ * hands connections out round-robin), prints where they listen once, restarts a worker that dies,
+ * and stops them all on SIGINT/SIGTERM.
+ */
+async function runPrimary(workers: number): Promise<void> {
+  let stopping = false;
+  let announced = false;
+  const fork = () => {
+    const worker = cluster.fork();
+    worker.on("message", (msg: { listening?: string }) => {
+      if (typeof msg.listening === "string" && !announced) {
+        announced = true;
+        process.stdout.write(`Flywheel ${VERSION} (serving role, ${workers} workers) listening on ${msg.listening}\n`);
+      }
+    });
+  };
+  for (let i = 0; i < workers; i++) fork();
+  cluster.on("exit", (worker, code) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    process.stderr.write(`worker ${worker.process.pid} exited with ${code}; starting another\n`);
+    fork();
+  });
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill("SIGTERM");
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
 }

@@ -12,8 +12,8 @@ import { IRIS_ONNX, irisMlmodel, uploadToRun } from "../helpers/model-package.js
 
 const CLI = new URL("../../dist/src/cli/main.js", import.meta.url).pathname;
 
-function start(command: "server" | "serve", dataDir: string, metadataUri: string): Promise<{ child: ChildProcess; url: string }> {
-  const args = [CLI, command, "--port", "0", "--data-dir", dataDir, "--metadata-uri", metadataUri, "--artifacts-uri", join(dataDir, "artifacts"), "--log-level", "warn"];
+function start(command: "server" | "serve", dataDir: string, metadataUri: string, extra: string[] = []): Promise<{ child: ChildProcess; url: string }> {
+  const args = [CLI, command, "--port", "0", "--data-dir", dataDir, "--metadata-uri", metadataUri, "--artifacts-uri", join(dataDir, "artifacts"), "--log-level", "warn", ...extra];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, FLYWHEEL_CONFIG: join(dataDir, "none.yaml") } });
   return new Promise((resolve, reject) => {
     let out = "";
@@ -73,6 +73,18 @@ for (const backend of metadataBackends) {
       expect((await json(`${replica.url}/ready`)).status).toBe(200);
       expect((await json(`${replica.url}/api/2.0/mlflow/experiments/search`, "POST", {})).status).toBe(404);
       expect((await json(`${replica.url}/api/v1/audit`)).status).toBe(404);
+
+      // Several worker processes share one port; all of them answer, and SIGTERM stops them all.
+      const pool = await start("serve", dir.path, db.uri, ["--workers", "2"]);
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          json(`${pool.url}/v2/models/iris@live/infer`, "POST", { inputs: [{ name: "float_input", datatype: "FP32", shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }] }),
+        ),
+      );
+      expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+      const exited = new Promise<number | null>((r) => pool.child.once("exit", (code) => r(code)));
+      pool.child.kill("SIGTERM");
+      expect(await exited).toBe(0);
     });
   });
 }
