@@ -313,8 +313,8 @@ async function main(): Promise<void> {
     const header = ["model".padEnd(24), "conn".padStart(4), "flywheel req/s".padStart(15), "p50".padStart(10), "p99".padStart(10), "floor req/s".padStart(12), "p50".padStart(10), "p99".padStart(10), "ratio".padStart(6), "errors".padStart(7)];
     console.log(header.join("  "));
     const ratios: number[] = [];
-    const measure = async (m: Model, c: number, label: string) => {
-      const { flywheel: fw, floor: fl } = await measurePair(flywheel.url, floor.url, m, c);
+    const measure = async (m: Model, c: number, label: string, base = flywheel.url) => {
+      const { flywheel: fw, floor: fl } = await measurePair(base, floor.url, m, c);
       const ratio = fw.rps / fl.rps;
       console.log(
         [
@@ -350,9 +350,16 @@ async function main(): Promise<void> {
     for (const m of models) {
       for (const c of CONCURRENCY) ratios.push(await measure(m, c, " +batch"));
     }
+    // Both cores: `flywheel serve --workers 2` over the same stores (batching still on).
+    const pool = await spawnServer("flywheel serve --workers 2", [cli, "serve", "--workers", "2", "--port", "0", "--data-dir", join(dir, "data"), "--log-level", "warn"], {
+      ...process.env,
+      FLYWHEEL_CONFIG: join(dir, "none.yaml"),
+    });
+    for (const m of models) ratios.push(await measure(m, 32, " +2 workers", pool.url));
     const worst = Math.min(...ratios);
     console.log(`ratio Flywheel / floor (req/s): lowest ${worst.toFixed(2)} (target >= ${TARGET.toFixed(2)}${worst >= TARGET ? ", met" : ", NOT met"})`);
     console.log(`"+batch" rows: adaptive batching on (max_batch_size ${BATCH_SIZE}, max_batch_time_ms ${BATCH_TIME_MS}); the floor runs one request per session call`);
+    console.log(`"+2 workers" rows: flywheel serve --workers 2 with batching on, against the one-process floor (the load generator shares the same 2 cores)`);
     if (failed) console.log("errors: some requests failed (see above); the figures are not valid");
     else console.log("errors: 0 (every answer was 200 with all outputs and the reference label)");
   } finally {
