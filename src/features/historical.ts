@@ -28,101 +28,12 @@ import {
   readFileSql,
   type ColumnInfo,
   type FileFormat,
-  type OfflineDbOptions,
 } from "../storage/offline/duckdb.js";
 import { FeatureStoreError } from "./errors.js";
+import type { FeatureViewSpec, HistoricalFeaturesOptions, HistoricalFeaturesRequest, HistoricalFeaturesResult, JoinStrategy } from "./historical-types.js";
+import { ETS, ROW, TIMESTAMP_TYPES, buildQuery, type ResolvedFeature, type ResolvedView } from "./historical-sql.js";
 
-export interface FeatureSourceSpec {
-  path: string;
-  format: FileFormat;
-  /** The event timestamp column (a source column, or the name a field mapping gives one). */
-  timestampField: string;
-  createdTimestampColumn?: string;
-  /** Source column name → feature view column name. */
-  fieldMapping?: Record<string, string>;
-}
-
-export interface FeatureViewSpec {
-  name: string;
-  /** Entity join keys (feature view column names), e.g. `["driver_id"]`. */
-  joinKeys: string[];
-  source: FeatureSourceSpec;
-  /** Feature column names (after field mapping). */
-  features: string[];
-  /** 0 means no lower bound on the event timestamp. */
-  ttlSeconds: number;
-}
-
-export interface EntitySpec {
-  path: string;
-  format: FileFormat;
-  /** Defaults to `event_timestamp`. */
-  timestampField?: string;
-}
-
-export interface HistoricalFeaturesRequest {
-  entities: EntitySpec;
-  views: FeatureViewSpec[];
-  /** `"view:feature"` references, in output order. */
-  features: string[];
-  /** Name feature columns `<view>__<feature>`; without it, two features with one name is an error. */
-  fullFeatureNames?: boolean;
-  /** Drop feature rows created after the entity timestamp (default false). */
-  filterByCreatedTimestamp?: boolean;
-  /** The Parquet file to write (replaced atomically). */
-  out: string;
-}
-
-export interface HistoricalFeaturesResult {
-  rows: number;
-  columns: string[];
-}
-
-/**
- * `asof`: dedupe each source to one row per (keys, event_ts), then ASOF JOIN and apply the ttl.
- * `window`: range join on keys and the ttl window, then keep the best row per entity row.
- * `auto` (default) uses `asof` except for views filtered by created timestamp, which need `window`.
- */
-export type JoinStrategy = "auto" | "asof" | "window";
-
-export interface HistoricalFeaturesOptions {
-  /** An open database to run in (left open); otherwise one is opened and closed per call. */
-  db?: OfflineDb;
-  dbOptions?: OfflineDbOptions;
-  strategy?: JoinStrategy;
-}
-
-const ROW = "__fw_row";
-const ETS = "__fw_ets";
-const TIMESTAMP_TYPES = new Set([
-  "TIMESTAMP",
-  "TIMESTAMP_S",
-  "TIMESTAMP_MS",
-  "TIMESTAMP_NS",
-  "TIMESTAMP WITH TIME ZONE",
-  "DATE",
-]);
-
-interface ResolvedFeature {
-  ref: string;
-  view: string;
-  feature: string;
-  column: string;
-}
-
-interface ResolvedView {
-  spec: FeatureViewSpec;
-  alias: string;
-  /** Source column for each join key, in `joinKeys` order. */
-  keyColumns: string[];
-  timestampColumn: string;
-  createdColumn: string | undefined;
-  /** Requested features of this view: feature name → source column. */
-  features: { feature: string; sourceColumn: string; outIndex: number }[];
-  strategy: "asof" | "window";
-  /** Drop rows created after the entity timestamp (filterByCreatedTimestamp and a created column). */
-  filterCreated: boolean;
-}
+export type * from "./historical-types.js";
 
 /** Writes the point-in-time join of `entities` with the requested features to `out`. */
 export async function getHistoricalFeatures(
@@ -362,78 +273,6 @@ async function resolveView(
   return { spec, alias, keyColumns, timestampColumn, createdColumn, features, strategy: chosen, filterCreated };
 }
 
-function ttlInterval(seconds: number): string {
-  return `to_microseconds(CAST(${Math.round(seconds * 1e6)} AS BIGINT))`;
-}
-
-/** The CTEs of one view: its normalized source, and its best row per entity row. */
-function viewCtes(v: ResolvedView, entityTable: string): string[] {
-  const a = v.alias;
-  const ttl = v.spec.ttlSeconds > 0 ? ttlInterval(v.spec.ttlSeconds) : undefined;
-  const keys = v.keyColumns.map((_, j) => `k${j}`);
-  const feats = v.features.map((_, j) => `f${j}`);
-  const created = v.createdColumn === undefined ? "CAST(NULL AS TIMESTAMPTZ)" : `CAST(${qi(v.createdColumn)} AS TIMESTAMPTZ)`;
-  const bounds = [
-    "ts IS NOT NULL",
-    `ts <= (SELECT max(${ETS}) FROM ${entityTable})`,
-    ...(ttl === undefined ? [] : [`ts >= (SELECT min(${ETS}) FROM ${entityTable}) - ${ttl}`]),
-  ];
-  const source =
-    `${a}_src AS (SELECT * FROM (SELECT ` +
-    [
-      ...v.keyColumns.map((c, j) => `${qi(c)} AS k${j}`),
-      `CAST(${qi(v.timestampColumn)} AS TIMESTAMPTZ) AS ts`,
-      `${created} AS cr`,
-      "row_number() OVER () AS seq",
-      ...v.features.map((f, j) => `${qi(f.sourceColumn)} AS f${j}`),
-    ].join(", ") +
-    ` FROM ${readFileSql(v.spec.source.path, v.spec.source.format)}) WHERE ${bounds.join(" AND ")})`;
-  const keyMatch = v.spec.joinKeys.map((key, j) => `e.${qi(key)} = f.k${j}`);
-  // DuckDB's ASOF JOIN matches a NULL probe timestamp to the latest row, so entity rows without a
-  // timestamp or key are left out of the join here (they get NULL features from the final LEFT JOIN).
-  const probe =
-    `(SELECT * FROM ${entityTable} WHERE ` +
-    [`${ETS} IS NOT NULL`, ...v.spec.joinKeys.map((key) => `${qi(key)} IS NOT NULL`)].join(" AND ") +
-    ") e";
-  const picked = [`e.${ROW} AS row`, ...feats.map((f) => `f.${f}`)].join(", ");
-
-  if (v.strategy === "asof") {
-    const dedup =
-      `${a}_dedup AS (SELECT * FROM ${a}_src ` +
-      `QUALIFY row_number() OVER (PARTITION BY ${[...keys, "ts"].join(", ")} ORDER BY cr DESC NULLS LAST, seq DESC) = 1)`;
-    const joined =
-      `${a} AS (SELECT ${picked} FROM ${probe} ASOF JOIN ${a}_dedup f ` +
-      `ON ${[...keyMatch, `e.${ETS} >= f.ts`].join(" AND ")}` +
-      (ttl === undefined ? "" : ` WHERE f.ts >= e.${ETS} - ${ttl}`) +
-      ")";
-    return [source, dedup, joined];
-  }
-  const conditions = [
-    ...keyMatch,
-    `f.ts <= e.${ETS}`,
-    ...(ttl === undefined ? [] : [`f.ts >= e.${ETS} - ${ttl}`]),
-    ...(v.filterCreated ? [`(f.cr IS NULL OR f.cr <= e.${ETS})`] : []),
-  ];
-  const joined =
-    `${a} AS (SELECT ${picked} FROM ${probe} JOIN ${a}_src f ON ${conditions.join(" AND ")} ` +
-    `QUALIFY row_number() OVER (PARTITION BY e.${ROW} ORDER BY f.ts DESC, f.cr DESC NULLS LAST, f.seq DESC) = 1)`;
-  return [source, joined];
-}
-
-function buildQuery(entityTable: string, entityColumns: ColumnInfo[], views: ResolvedView[], requested: ResolvedFeature[]): string {
-  const ctes = views.flatMap((v) => viewCtes(v, entityTable));
-  const featureExprs: string[] = new Array<string>(requested.length);
-  for (const v of views) {
-    v.features.forEach((f, j) => {
-      featureExprs[f.outIndex] = `${v.alias}.f${j} AS ${qi((requested[f.outIndex] as ResolvedFeature).column)}`;
-    });
-  }
-  const select = [...entityColumns.map((c) => `e.${qi(c.name)}`), ...featureExprs].join(", ");
-  const joins = views.map((v) => `LEFT JOIN ${v.alias} ON ${v.alias}.row = e.${ROW}`).join(" ");
-  return `WITH ${ctes.join(", ")} SELECT ${select} FROM ${entityTable} e ${joins} ORDER BY e.${ROW}`;
-}
-
-/** COPY the query to a temporary file next to `out`, then rename it into place. */
 async function copyToParquet(db: OfflineDb, sql: string, out: string): Promise<number> {
   const dir = dirname(resolve(out));
   await mkdir(dir, { recursive: true });
