@@ -17,6 +17,7 @@ import {
   note,
   parsePositiveInt,
   printBlock,
+  printDone,
   printJson,
   printLine,
   runCli,
@@ -171,8 +172,7 @@ export function registerExperimentsCommand(program: Command): void {
     .action(
       runCli(async (id: string, newName: string, flags: CommonFlags) => {
         await clientFrom(flags).experiments.update({ experiment_id: id, new_name: newName });
-        if (flags.json) printJson({});
-        else printLine(`Renamed experiment ${id} to '${newName}'`);
+        printDone(flags.json, `Renamed experiment ${id} to '${newName}'`);
       }),
     );
 
@@ -181,8 +181,7 @@ export function registerExperimentsCommand(program: Command): void {
     .action(
       runCli(async (id: string, flags: CommonFlags) => {
         await clientFrom(flags).experiments.delete(id);
-        if (flags.json) printJson({});
-        else printLine(`Deleted experiment ${id} (undo with: flywheel experiments restore ${id})`);
+        printDone(flags.json, `Deleted experiment ${id} (undo with: flywheel experiments restore ${id})`);
       }),
     );
 
@@ -191,8 +190,7 @@ export function registerExperimentsCommand(program: Command): void {
     .action(
       runCli(async (id: string, flags: CommonFlags) => {
         await clientFrom(flags).experiments.restore(id);
-        if (flags.json) printJson({});
-        else printLine(`Restored experiment ${id}`);
+        printDone(flags.json, `Restored experiment ${id}`);
       }),
     );
 
@@ -203,8 +201,7 @@ export function registerExperimentsCommand(program: Command): void {
     .action(
       runCli(async (id: string, key: string, value: string, flags: CommonFlags) => {
         await clientFrom(flags).experiments.setExperimentTag({ experiment_id: id, key, value });
-        if (flags.json) printJson({});
-        else printLine(`Set tag ${key}=${value} on experiment ${id}`);
+        printDone(flags.json, `Set tag ${key}=${value} on experiment ${id}`);
       }),
     );
 }

@@ -18,6 +18,7 @@ import {
   note,
   parsePositiveInt,
   printBlock,
+  printDone,
   printJson,
   printLine,
   runCli,
@@ -278,8 +279,7 @@ export function addAliasCommand(models: Command): void {
         if (flags.delete === true) {
           if (version !== undefined) throw new UsageError("--delete takes no VERSION");
           await registryClient(flags).registry.deleteRegisteredModelAlias(name, alias);
-          if (flags.json) printJson({});
-          else printLine(`Deleted alias '${alias}' of ${name}`);
+          printDone(flags.json, `Deleted alias '${alias}' of ${name}`);
           return;
         }
         if (version === undefined) throw new UsageError("give the VERSION the alias points at, or --delete");

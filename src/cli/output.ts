@@ -76,6 +76,12 @@ export function printJson(value: unknown): void {
   io.out(`${JSON.stringify(value, jsonReplacer, 2)}\n`);
 }
 
+/** Acknowledges a command that returns nothing: `{}` with --json, else the sentence. */
+export function printDone(json: boolean | undefined, message: string): void {
+  if (json === true) printJson({});
+  else printLine(message);
+}
+
 /** Non-finite numbers as MLflow spells them ("NaN", "Infinity"), instead of JSON's null. */
 function jsonReplacer(_key: string, v: unknown): unknown {
   if (typeof v === "number" && !Number.isFinite(v)) return Number.isNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";

@@ -18,6 +18,7 @@ import {
   note,
   parsePositiveInt,
   printBlock,
+  printDone,
   printJson,
   printLine,
   runCli,
@@ -203,8 +204,7 @@ export function registerRunsCommand(program: Command): void {
     .action(
       runCli(async (runId: string, flags: CommonFlags) => {
         await clientFrom(flags).runs.delete(runId);
-        if (flags.json) printJson({});
-        else printLine(`Deleted run ${runId} (undo with: flywheel runs restore ${runId})`);
+        printDone(flags.json, `Deleted run ${runId} (undo with: flywheel runs restore ${runId})`);
       }),
     );
 
@@ -213,8 +213,7 @@ export function registerRunsCommand(program: Command): void {
     .action(
       runCli(async (runId: string, flags: CommonFlags) => {
         await clientFrom(flags).runs.restore(runId);
-        if (flags.json) printJson({});
-        else printLine(`Restored run ${runId}`);
+        printDone(flags.json, `Restored run ${runId}`);
       }),
     );
 

@@ -2,8 +2,8 @@ import { readFileSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { attr, buildOnnxModel, tensorInfo } from "./builder.js";
 import { ProtoWriter } from "./protobuf.js";
-import { inspectOnnx, OnnxLoadError, OnnxUnsupportedValueError } from "./inspect.js";
-import type { OnnxSignature, TensorDtype } from "./inspect.js";
+import { inspectOnnx, OnnxLoadError, OnnxUnsupportedValueError, TENSOR_DTYPES } from "./inspect.js";
+import type { OnnxSignature } from "./inspect.js";
 
 const MODELS = new URL("../../../shared/fixtures/models/", import.meta.url);
 const fixture = (name: string): Uint8Array => readFileSync(new URL(name, MODELS));
@@ -101,21 +101,7 @@ describe("inspectOnnx on invalid models", () => {
 
 describe("inspectOnnx on built models", () => {
   it("maps every supported element type to its NumPy name", async () => {
-    const dtypes: TensorDtype[] = [
-      "bool",
-      "int8",
-      "int16",
-      "int32",
-      "int64",
-      "uint8",
-      "uint16",
-      "uint32",
-      "uint64",
-      "float16",
-      "float32",
-      "float64",
-      "string",
-    ];
+    const dtypes = TENSOR_DTYPES;
     const model = buildOnnxModel({
       graph: {
         name: "identities",

@@ -65,7 +65,8 @@ export class OnnxUnsupportedValueError extends Error {
   }
 }
 
-const DTYPES: ReadonlySet<string> = new Set<TensorDtype>([
+/** Every element type inspectOnnx reports, by its NumPy name. */
+export const TENSOR_DTYPES: readonly TensorDtype[] = [
   "bool",
   "int8",
   "int16",
@@ -79,7 +80,8 @@ const DTYPES: ReadonlySet<string> = new Set<TensorDtype>([
   "float32",
   "float64",
   "string",
-]);
+];
+const DTYPES: ReadonlySet<string> = new Set<string>(TENSOR_DTYPES);
 
 function isTensorDtype(t: string): t is TensorDtype {
   return DTYPES.has(t);

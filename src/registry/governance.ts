@@ -26,6 +26,7 @@ export interface PolicyUpdate {
 }
 
 export interface PromotionCheck {
+  policy: ModelPolicy;
   protected: boolean;
   gates: GateResult[];
   approvals: { approver: string; reason: string; time: number }[];
@@ -71,15 +72,10 @@ export class Governance {
     return next;
   }
 
-  private async isProtected(modelName: string, p: Promotion): Promise<boolean> {
-    if (p.kind === "stage") return p.stage === "Production";
-    return (await this.policy(modelName)).protectedAliases.includes(p.alias);
-  }
-
   /** Evaluates a promotion without performing it. */
   async evaluate(version: ModelVersion, p: Promotion): Promise<PromotionCheck> {
     const policy = await this.policy(version.name);
-    const isProtected = await this.isProtected(version.name, p);
+    const isProtected = p.kind === "stage" ? p.stage === "Production" : policy.protectedAliases.includes(p.alias);
     const gates: GateResult[] = [];
     if (isProtected) {
       gates.push({ gate: "status = READY", passed: version.status === "READY", detail: `status is ${version.status}${version.statusMessage !== "" ? ` (${version.statusMessage})` : ""}` });
@@ -90,7 +86,7 @@ export class Governance {
       }
     }
     const approvals = await this.store.governance.approvals(version.name, version.version, promotionKey(p));
-    return { protected: isProtected, gates, approvals: approvals.map((a) => ({ approver: a.approver, reason: a.reason, time: a.createdTime })) };
+    return { policy, protected: isProtected, gates, approvals: approvals.map((a) => ({ approver: a.approver, reason: a.reason, time: a.createdTime })) };
   }
 
   /** Throws (and audits the refusal) unless the promotion may happen now. */
@@ -107,7 +103,7 @@ export class Governance {
         { details: { gate: failed.gate } },
       );
     }
-    if ((await this.policy(version.name)).requireApproval) {
+    if (check.policy.requireApproval) {
       if (requester === "") {
         await this.refuse(version, p, requester, "approval required and the requester is anonymous");
         throw new FlywheelError("FW_GOVERNANCE_APPROVAL_REQUIRED", `Cannot move ${version.name} version ${version.version} to ${what}: the model requires approval, so the requester must identify itself (X-Flywheel-User header or basic auth)`);

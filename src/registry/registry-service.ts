@@ -143,7 +143,10 @@ export class RegistryService {
   }): Promise<ModelVersion> {
     validateModelName(input.name);
     (input.tags ?? []).forEach((t) => validateTag(t));
-    await this.getModel(input.name);
+    // One indexed read, so a missing model is a 404 before the package is read and loaded.
+    if ((await this.registry.modelRevision(input.name)) === undefined) {
+      throw new FlywheelError("FW_REGISTRY_MODEL_NOT_FOUND", `Registered Model with name=${input.name} not found`);
+    }
     const resolved = await resolveSource(input.source, input.runId, {
       artifacts: this.artifacts,
       getRun: (id) => this.store.getRunInfo(id),

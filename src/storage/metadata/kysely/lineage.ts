@@ -67,30 +67,26 @@ export class LineageQueries implements LineageStore {
     await this.db.transaction().execute((trx) => insertIgnoringExisting(trx, edges.map(toRow)));
   }
 
-  async edgesFrom(node: LineageNode): Promise<LineageEdge[]> {
-    const rows = await this.db
-      .selectFrom("lineage_edges")
-      .selectAll()
-      .where("src_type", "=", node.type)
-      .where("src_id", "=", node.id)
-      .orderBy("created_time")
-      .orderBy("relation")
-      .orderBy("dst_type")
-      .orderBy("dst_id")
-      .execute();
-    return rows.map(toEdge);
+  edgesFrom(node: LineageNode): Promise<LineageEdge[]> {
+    return this.edgesAt("src", node);
   }
 
-  async edgesTo(node: LineageNode): Promise<LineageEdge[]> {
+  edgesTo(node: LineageNode): Promise<LineageEdge[]> {
+    return this.edgesAt("dst", node);
+  }
+
+  /** Edges with `node` at one end, ordered by time, relation and the other end. */
+  private async edgesAt(end: "src" | "dst", node: LineageNode): Promise<LineageEdge[]> {
+    const other = end === "src" ? "dst" : "src";
     const rows = await this.db
       .selectFrom("lineage_edges")
       .selectAll()
-      .where("dst_type", "=", node.type)
-      .where("dst_id", "=", node.id)
+      .where(`${end}_type`, "=", node.type)
+      .where(`${end}_id`, "=", node.id)
       .orderBy("created_time")
       .orderBy("relation")
-      .orderBy("src_type")
-      .orderBy("src_id")
+      .orderBy(`${other}_type`)
+      .orderBy(`${other}_id`)
       .execute();
     return rows.map(toEdge);
   }
