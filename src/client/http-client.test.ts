@@ -4,8 +4,8 @@ import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FlywheelApiError, FlywheelConnectionError } from "./errors.js";
 import { FlywheelClient, encodeArtifactPath, normalizeBaseUrl, toWireJson } from "./http-client.js";
-import { startFakeMlflowServer } from "./testing/fake-mlflow-server.js";
-import type { FakeMlflowServer } from "./testing/fake-mlflow-server.js";
+import { startFakeMlflowServer } from "../../test/helpers/fake-mlflow-server.js";
+import type { FakeMlflowServer } from "../../test/helpers/fake-mlflow-server.js";
 
 let server: FakeMlflowServer;
 let client: FlywheelClient;

@@ -8,8 +8,8 @@ import { FlywheelApiError } from "./errors.js";
 import { FlywheelClient } from "./http-client.js";
 import { createTracking, artifactProxyPrefix, gitCommit, resolveTrackingUri } from "./index.js";
 import type { ActiveRun, Tracking } from "./index.js";
-import { startFakeMlflowServer } from "./testing/fake-mlflow-server.js";
-import type { FakeMlflowServer, RecordedRequest } from "./testing/fake-mlflow-server.js";
+import { startFakeMlflowServer } from "../../test/helpers/fake-mlflow-server.js";
+import type { FakeMlflowServer, RecordedRequest } from "../../test/helpers/fake-mlflow-server.js";
 
 let server: FakeMlflowServer;
 let tracking: Tracking;
