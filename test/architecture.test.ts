@@ -38,13 +38,14 @@ const ALLOWED: Record<string, string[]> = {
   tracking: ["core", "storage"],
   onnx: ["core"],
   models: ["core", "onnx"],
-  registry: ["core", "storage", "tracking", "models", "onnx"],
-  serving: ["core", "storage", "registry", "models", "onnx"],
+  registry: ["core", "storage", "tracking", "models", "onnx", "features"],
+  serving: ["core", "storage", "registry", "models", "onnx", "features"],
   features: ["core", "storage"],
+  monitoring: ["core", "stats", "storage", "data"],
   client: ["core", "models", "onnx"],
-  server: ["core", "storage", "tracking", "registry", "serving"],
-  cli: ["core", "client", "server", "storage", "tracking", "registry", "models", "onnx"],
-  quickstart: ["core", "client", "server", "data", "stats", "training", "onnx", "models", "registry"],
+  server: ["core", "storage", "tracking", "registry", "serving", "features", "monitoring"],
+  cli: ["core", "client", "server", "storage", "tracking", "registry", "models", "onnx", "features", "serving", "monitoring", "data"],
+  quickstart: ["core", "client", "server", "data", "stats", "training", "onnx", "models", "registry", "features", "storage", "serving", "monitoring"],
 };
 
 describe("architecture", () => {
