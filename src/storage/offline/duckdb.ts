@@ -117,6 +117,25 @@ export class OfflineDb {
     }
   }
 
+  /**
+   * Streams a query's rows as plain JS objects, one DuckDB chunk (at most 2048 rows) at a time,
+   * so a large result is never held in memory at once.
+   */
+  async *streamObjects(sql: string): AsyncGenerator<Record<string, unknown>[]> {
+    this.assertOpen();
+    let result;
+    try {
+      result = await this.connection.stream(sql);
+    } catch (e) {
+      throw wrap(e, "running SQL");
+    }
+    try {
+      for await (const rows of result.yieldRowObjectJs()) yield rows as Record<string, unknown>[];
+    } catch (e) {
+      throw wrap(e, "reading a result");
+    }
+  }
+
   /** The columns (name and DuckDB type) a relation would produce, without reading its rows. */
   async describe(relationSql: string): Promise<ColumnInfo[]> {
     const rows = await this.query(`DESCRIBE SELECT * FROM ${relationSql}`);
