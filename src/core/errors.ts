@@ -169,6 +169,16 @@ const table = {
     mlflow: "TEMPORARILY_UNAVAILABLE",
     description: "A backing store could not be reached.",
   },
+  FW_FEATURES_DEFINITION_INVALID: {
+    status: 400,
+    mlflow: "INVALID_PARAMETER_VALUE",
+    description: "A feature-store definition breaks a rule; the message names the object and the field.",
+  },
+  FW_FEATURES_CONFLICT: {
+    status: 409,
+    mlflow: "INVALID_STATE",
+    description: "Another apply changed the feature definitions first; plan and apply again.",
+  },
   FW_CONFIG_INVALID: {
     status: 400,
     mlflow: "INVALID_PARAMETER_VALUE",

@@ -2,6 +2,7 @@
  * The MetadataStore port: durable storage of experiments, runs, params, metrics and tags.
  * Validation lives in the tracking service; a backend implements only the storage step.
  */
+import type { FeatureRegistryStore } from "./feature-registry-store.js";
 import type { GovernanceStore } from "./governance-store.js";
 import type { LineageStore } from "./lineage-store.js";
 import type { RegistryStore } from "./registry-store.js";
@@ -107,6 +108,8 @@ export interface MetadataStore {
   readonly registry: RegistryStore;
   readonly lineage: LineageStore;
   readonly governance: GovernanceStore;
+  /** The feature store's versioned definitions and materialization records. */
+  readonly features: FeatureRegistryStore;
 
   /** Checks the connection; throws FW_STORAGE_UNAVAILABLE when the store cannot be reached. */
   ping(): Promise<void>;

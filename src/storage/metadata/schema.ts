@@ -131,6 +131,32 @@ export interface LineageEdgesTable {
   created_time: number;
 }
 
+export interface FeatureRegistryVersionsTable {
+  project: string;
+  version: number;
+  snapshot: string;
+  changes: string;
+  applied_by: string;
+  applied_time: number;
+}
+
+export interface FeatureMaterializationsTable {
+  id: Generated<number>;
+  project: string;
+  view_name: string;
+  start_ts: number;
+  end_ts: number;
+  row_count: number;
+  created_time: number;
+}
+
+export interface FeatureStreamOffsetsTable {
+  project: string;
+  consumer: string;
+  sequence: number;
+  updated_time: number;
+}
+
 export interface Database {
   experiments: ExperimentsTable;
   experiment_tags: ExperimentTagsTable;
@@ -148,4 +174,7 @@ export interface Database {
   model_approvals: ModelApprovalsTable;
   registry_audit_log: RegistryAuditLogTable;
   lineage_edges: LineageEdgesTable;
+  feature_registry_versions: FeatureRegistryVersionsTable;
+  feature_materializations: FeatureMaterializationsTable;
+  feature_stream_offsets: FeatureStreamOffsetsTable;
 }

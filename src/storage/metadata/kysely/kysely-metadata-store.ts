@@ -20,16 +20,15 @@ import type {
 import { migrationProvider } from "../migrations/index.js";
 import type { Database } from "../schema.js";
 import { ExperimentQueries } from "./experiments.js";
+import { FeatureRegistryQueries } from "./features.js";
 import { GovernanceQueries } from "./governance.js";
 import { LineageQueries } from "./lineage.js";
 import { RegistryQueries } from "./registry.js";
 import { RunQueries } from "./runs.js";
+import { isUniqueViolation } from "./unique.js";
 
-/** True for a unique-constraint violation from either driver. */
-export function isUniqueViolation(e: unknown): boolean {
-  const err = e as { code?: unknown; message?: unknown };
-  return err.code === "23505" || err.code === "SQLITE_CONSTRAINT_UNIQUE" || err.code === "SQLITE_CONSTRAINT_PRIMARYKEY";
-}
+export { isUniqueViolation };
+
 
 export class KyselyMetadataStore implements MetadataStore {
   private readonly experiments: ExperimentQueries;
@@ -37,6 +36,7 @@ export class KyselyMetadataStore implements MetadataStore {
   readonly registry: RegistryQueries;
   readonly governance: GovernanceQueries;
   readonly lineage: LineageQueries;
+  readonly features: FeatureRegistryQueries;
 
   private constructor(
     readonly db: Kysely<Database>,
@@ -47,6 +47,7 @@ export class KyselyMetadataStore implements MetadataStore {
     this.registry = new RegistryQueries(db);
     this.governance = new GovernanceQueries(db);
     this.lineage = new LineageQueries(db);
+    this.features = new FeatureRegistryQueries(db);
   }
 
   /** Wraps an open Kysely instance and brings its schema up to date. */

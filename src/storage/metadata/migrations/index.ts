@@ -4,6 +4,7 @@ import { migration0001 } from "./0001-tracking.js";
 import { migration0002 } from "./0002-registry.js";
 import { migration0003 } from "./0003-governance-lineage.js";
 import { migration0004 } from "./0004-model-revision.js";
+import { migration0005 } from "./0005-features.js";
 
 export function migrationProvider(backend: "sqlite" | "postgresql"): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -11,6 +12,7 @@ export function migrationProvider(backend: "sqlite" | "postgresql"): MigrationPr
     "0002-registry": migration0002(backend),
     "0003-governance-lineage": migration0003(backend),
     "0004-model-revision": migration0004,
+    "0005-features": migration0005(backend),
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
