@@ -8,7 +8,7 @@
  */
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBResult } from "@duckdb/node-api";
 import { FlywheelError } from "../../core/errors.js";
 
 export interface OfflineDbOptions {
@@ -142,6 +142,51 @@ export class OfflineDb {
     return rows.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
   }
 
+  /**
+   * Starts a query whose result is read chunk by chunk (at most 2048 rows each) as the caller
+   * pulls, so a result larger than memory is never materialized.
+   */
+  async stream(sql: string): Promise<StreamedResult> {
+    this.assertOpen();
+    let result: DuckDBResult;
+    try {
+      result = await this.connection.stream(sql);
+    } catch (e) {
+      throw wrap(e, "running SQL");
+    }
+    return {
+      columnNames: result.columnNames(),
+      next: async () => {
+        try {
+          const chunk = await result.fetchChunk();
+          return chunk === null || chunk.rowCount === 0 ? null : chunk;
+        } catch (e) {
+          throw wrap(e, "reading a result");
+        }
+      },
+    };
+  }
+
+  /** An appender that writes rows into an existing table (flushed by `closeSync`). */
+  async appender(table: string): Promise<DuckDBAppender> {
+    this.assertOpen();
+    try {
+      return await this.connection.createAppender(table);
+    } catch (e) {
+      throw wrap(e, `opening an appender on ${table}`);
+    }
+  }
+
+  /**
+   * How far the running query is, from 0 to 100, or undefined when DuckDB cannot tell. Only
+   * tracked after `SET enable_progress_bar = true` (with `enable_progress_bar_print = false`).
+   */
+  progress(): number | undefined {
+    if (this.closed) return undefined;
+    const p = this.connection.progress.percentage;
+    return Number.isFinite(p) && p >= 0 ? p : undefined;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -152,6 +197,18 @@ export class OfflineDb {
   private assertOpen(): void {
     if (this.closed) throw new FlywheelError("FW_INTERNAL", "The DuckDB database is closed");
   }
+}
+
+/** Up to 2048 rows of a result, read column by column (`getItem` answers null for SQL NULL). */
+export interface ResultChunk {
+  readonly rowCount: number;
+  getColumnVector(column: number): { getItem(row: number): unknown };
+}
+
+/** A query result read one chunk at a time; `next` answers null at the end. */
+export interface StreamedResult {
+  columnNames: string[];
+  next(): Promise<ResultChunk | null>;
 }
 
 /** DuckDB's own message, kept as the cause. */
