@@ -4,7 +4,9 @@ import { Command } from "commander";
 import { isFlywheelError } from "../core/errors.js";
 import { VERSION } from "../core/version.js";
 import { registerExperimentsCommand } from "./experiments.js";
+import { registerFeaturesCommand } from "./features.js";
 import { registerModelsCommand } from "./models.js";
+import { registerPredictCommand } from "./predict.js";
 import { registerRunsCommand } from "./runs.js";
 import { registerServerCommand } from "./server.js";
 
@@ -17,6 +19,8 @@ registerServerCommand(program);
 registerExperimentsCommand(program);
 registerRunsCommand(program);
 registerModelsCommand(program);
+registerFeaturesCommand(program);
+registerPredictCommand(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (isFlywheelError(e)) {

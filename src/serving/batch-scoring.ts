@@ -331,9 +331,12 @@ async function writePass(
     `FROM ${ctx.source} AS i POSITIONAL JOIN read_parquet([${ctx.parts.map(lit).join(", ")}]) AS p) ` +
     `TO ${lit(ctx.target)} ${copyOptionsSql(ctx.format, metadata)}`;
   const report = opts.onProgress;
+  report?.({ phase: "write", percent: 0 });
   const timer = report === undefined ? undefined : setInterval(() => report({ phase: "write", percent: db.progress() }), 100);
   try {
-    return await db.run(sql);
+    const written = await db.run(sql);
+    report?.({ phase: "write", percent: 100 });
+    return written;
   } finally {
     if (timer !== undefined) clearInterval(timer);
   }
