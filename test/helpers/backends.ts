@@ -23,6 +23,7 @@ const required = process.env.FLYWHEEL_REQUIRE_SERVICES === "1";
 export const BACKEND_SUITES = [
   { what: "PostgreSQL", env: "FLYWHEEL_TEST_POSTGRES_URL" },
   { what: "Redis", env: "FLYWHEEL_TEST_REDIS_URL" },
+  { what: "NATS JetStream", env: "FLYWHEEL_TEST_NATS_URL" },
 ] as const;
 
 export function tempDir(prefix = "flywheel-test-"): { path: string; remove(): void } {
