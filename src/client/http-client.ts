@@ -8,7 +8,8 @@ import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { FlywheelConnectionError } from "./errors.js";
 import { RegistryApi } from "./registry.js";
-import { Transport, artifactPathSegments, encodeArtifactPath, isTimeout, normalizeBaseUrl, requestHeaders } from "./transport.js";
+import { Transport, artifactPathSegments, encodeArtifactPath, isTimeout, normalizeBaseUrl, requestHeaders, toWireJson } from "./transport.js";
+import type { HttpMethod, QueryParams } from "./transport.js";
 import {
   asList,
   asString,
@@ -258,6 +259,23 @@ export class FlywheelClient {
    */
   call(method: "GET" | "POST", endpoint: string, params: object = {}): Promise<Record<string, unknown>> {
     return this.t.json(method, endpoint.replace(/^\/+/, ""), params);
+  }
+
+  /** Calls any JSON endpoint by its path from the server root, e.g. `"/api/v1/features/registry"`. */
+  request(method: HttpMethod, path: string, init: { query?: QueryParams; body?: object } = {}): Promise<Record<string, unknown>> {
+    return this.t.request(method, path, init);
+  }
+
+  /**
+   * POSTs JSON to `path` and returns the response unread, for endpoints that stream their answer
+   * (NDJSON progress). A non-2xx answer throws FlywheelApiError as usual; no timeout applies.
+   */
+  async postStreaming(path: string, body: object, accept = "application/x-ndjson"): Promise<Response> {
+    return this.t.send("POST", `${this.baseUrl}${path}`, {
+      body: toWireJson(body),
+      headers: { "Content-Type": "application/json", Accept: accept },
+      timeoutMs: 0,
+    });
   }
 
   /** metrics/get-history: one page of a metric's history. */

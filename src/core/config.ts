@@ -19,6 +19,12 @@ export const configSchema = z.object({
   metadataUri: z.string().min(1).optional(),
   /** `file:///abs/dir` or a plain directory; default: `<dataDir>/artifacts`. */
   artifactsUri: z.string().min(1).optional(),
+  /** `sqlite:///path.db` or `redis://host:6379`; default: SQLite in dataDir. */
+  onlineStoreUri: z.string().min(1).optional(),
+  /** Where offline feature pushes are appended as Parquet; default: `<dataDir>/offline`. */
+  offlineDir: z.string().min(1).optional(),
+  /** The feature-store project this server serves (a namespace in the stores). */
+  featureProject: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, "letters, digits, '_', '.', '-', at most 128"),
   logLevel: z.enum(LOG_LEVELS),
   /** Largest JSON request body accepted, in bytes. Artifact uploads are streamed and not limited. */
   bodyLimit: z.coerce.number().int().min(1024),
@@ -32,6 +38,7 @@ export const DEFAULTS: FlywheelConfig = {
   port: 5000,
   dataDir: "./flywheel-data",
   logLevel: "info",
+  featureProject: "default",
   bodyLimit: 16 * 1024 * 1024,
 };
 
@@ -41,6 +48,9 @@ const ENV_NAMES: Record<keyof FlywheelConfig, string> = {
   dataDir: "FLYWHEEL_DATA_DIR",
   metadataUri: "FLYWHEEL_METADATA_URI",
   artifactsUri: "FLYWHEEL_ARTIFACTS_URI",
+  onlineStoreUri: "FLYWHEEL_ONLINE_STORE_URI",
+  offlineDir: "FLYWHEEL_OFFLINE_DIR",
+  featureProject: "FLYWHEEL_FEATURE_PROJECT",
   logLevel: "FLYWHEEL_LOG_LEVEL",
   bodyLimit: "FLYWHEEL_BODY_LIMIT",
 };
@@ -124,4 +134,14 @@ export function metadataUriOf(cfg: FlywheelConfig): string {
 /** The artifact store URI the config selects: explicit, or a directory inside the data directory. */
 export function artifactsUriOf(cfg: FlywheelConfig): string {
   return cfg.artifactsUri ?? pathToFileURL(join(cfg.dataDir, "artifacts")).href;
+}
+
+/** The online feature store URI the config selects: explicit, or SQLite inside the data directory. */
+export function onlineStoreUriOf(cfg: FlywheelConfig): string {
+  return cfg.onlineStoreUri ?? `sqlite:///${join(cfg.dataDir, "online.db")}`;
+}
+
+/** The folder offline feature pushes are appended to. */
+export function offlineDirOf(cfg: FlywheelConfig): string {
+  return cfg.offlineDir ?? join(cfg.dataDir, "offline");
 }

@@ -193,14 +193,18 @@ class Collector {
         else entities = entitiesRaw.map((e, i) => this.ref(e, ["entity"], where, `entities[${i}]`)).filter((e): e is string => e !== undefined);
         const source = this.ref(raw.source, ["file_source", "push_source"], where, "source") ?? "";
         const schema = r.fields("schema", { min: 0 }) ?? [];
+        // `ttl` when authored; `ttlSeconds` in the normalized form (re-normalizing is a no-op).
         let ttlSeconds = 0;
-        if (raw.ttl !== undefined && raw.ttl !== null) {
-          const ttl = parseDuration(raw.ttl);
-          if (ttl === undefined) this.errors.add(where, "ttl", `must be a duration in seconds or like "2h", "1d", "1d 12h" (got ${describe(raw.ttl)})`);
+        const ttlKey = raw.ttl === undefined && raw.ttlSeconds !== undefined ? "ttlSeconds" : "ttl";
+        const ttlRaw = raw[ttlKey];
+        if (raw.ttl !== undefined && raw.ttlSeconds !== undefined) this.errors.add(where, "ttl", "give ttl or ttlSeconds, not both");
+        else if (ttlRaw !== undefined && ttlRaw !== null) {
+          const ttl = ttlKey === "ttlSeconds" ? (typeof ttlRaw === "number" && ttlRaw >= 0 ? ttlRaw : undefined) : parseDuration(ttlRaw);
+          if (ttl === undefined) this.errors.add(where, ttlKey, `must be a duration in seconds or like "2h", "1d", "1d 12h" (got ${describe(ttlRaw)})`);
           else ttlSeconds = ttl;
         }
         const online = r.optionalBool("online") ?? true;
-        r.done(["kind", "name", "entities", "source", "schema", "ttl", "online", "description", "tags", "owner"]);
+        r.done(["kind", "name", "entities", "source", "schema", "ttl", "ttlSeconds", "online", "description", "tags", "owner"]);
         return { kind, name, entities, schema, ttlSeconds, source, online, ...common } satisfies FeatureViewDef;
       }
       case "on_demand_feature_view": {

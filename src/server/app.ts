@@ -11,11 +11,13 @@ import { LineageService } from "../registry/lineage-service.js";
 import { RegistryService } from "../registry/registry-service.js";
 import { ServingMetrics } from "../serving/metrics.js";
 import { TrackingService } from "../tracking/tracking-service.js";
+import type { FeatureStore } from "../features/feature-store.js";
 import { installErrorHandler } from "./error-handler.js";
 import { buildOpenApi } from "./openapi.js";
 import { healthPlugin } from "./plugins/health.js";
 import { mlflowArtifactsPlugin } from "./plugins/mlflow-artifacts.js";
 import { mlflowExperimentsPlugin } from "./plugins/mlflow-experiments.js";
+import { featureDefinitionsPlugin, featureServerPlugin } from "./plugins/feature-server.js";
 import { governancePlugin } from "./plugins/governance.js";
 import { inferencePlugin } from "./plugins/inference.js";
 import { lineagePlugin } from "./plugins/lineage.js";
@@ -35,6 +37,8 @@ export interface AppDeps {
   /** Largest JSON body accepted, in bytes. */
   bodyLimit?: number;
   role?: AppRole;
+  /** The feature store this server serves; without it the feature endpoints are not mounted. */
+  features?: FeatureStore;
 }
 
 /** MLflow parses a request body as JSON whatever its Content-Type; so do we. */
@@ -107,9 +111,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await scope.register(modelsPlugin(registryService, registry));
       await scope.register(governancePlugin(registryService, registry));
       await scope.register(lineagePlugin(lineage, registry));
+      if (deps.features !== undefined) await scope.register(featureDefinitionsPlugin(deps.features, registry));
     },
     { prefix: "/api/v1" },
   );
+  // Feast's feature server endpoints, at the root as Feast has them.
+  if (deps.features !== undefined) await app.register(featureServerPlugin(deps.features, registry));
   // Open Inference Protocol (V2) and V1 over ONNX Runtime, for registered versions and aliases.
   await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics }, registry));
   return withOpenApi(app, registry);

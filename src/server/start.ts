@@ -1,5 +1,7 @@
 /** Opens the configured stores, builds the app and listens: what `flywheel server` runs. */
-import { artifactsUriOf, metadataUriOf, type FlywheelConfig } from "../core/config.js";
+import { artifactsUriOf, metadataUriOf, offlineDirOf, onlineStoreUriOf, type FlywheelConfig } from "../core/config.js";
+import { FeatureStore } from "../features/feature-store.js";
+import { openOnlineStore } from "../storage/online/open.js";
 import { silentLogger, type Logger } from "../core/logger.js";
 import { openArtifactStore } from "../storage/artifacts/open.js";
 import { openMetadataStore } from "../storage/metadata/open.js";
@@ -14,10 +16,13 @@ export interface RunningServer {
 export async function startServer(cfg: FlywheelConfig, logger: Logger = silentLogger, role: AppRole = "all"): Promise<RunningServer> {
   const metadata = await openMetadataStore(metadataUriOf(cfg));
   const artifacts = await openArtifactStore(artifactsUriOf(cfg));
-  const app = await buildApp({ metadata, artifacts, logger, bodyLimit: cfg.bodyLimit, role });
+  const online = await openOnlineStore(onlineStoreUriOf(cfg), { project: cfg.featureProject });
+  const features = new FeatureStore({ registry: metadata.features, online, project: cfg.featureProject, offlineDir: offlineDirOf(cfg) });
+  const app = await buildApp({ metadata, artifacts, logger, bodyLimit: cfg.bodyLimit, role, features });
   try {
     await app.listen({ host: cfg.host, port: cfg.port });
   } catch (e) {
+    await online.close();
     await metadata.close();
     throw e;
   }
@@ -29,6 +34,7 @@ export async function startServer(cfg: FlywheelConfig, logger: Logger = silentLo
     port,
     async close() {
       await app.close();
+      await online.close();
       await artifacts.close();
       await metadata.close();
     },
