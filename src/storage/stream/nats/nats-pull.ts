@@ -43,14 +43,20 @@ export function parseAckSubject(reply: string): { deliveryCount: number; seq: nu
   return { deliveryCount, seq, publishedAt: Number(BigInt(tsText) / 1_000_000n) };
 }
 
+export interface PullHooks {
+  /** Explains a pull that got no answer at all (e.g. the consumer was deleted); always throws. */
+  explainSilence(): Promise<never>;
+  /** Registers a listener for reconnections; returns its removal. */
+  onReconnect(listener: () => void): () => void;
+}
+
 export class NatsPullSource implements PullSource<NatsDelivery> {
   constructor(
     private readonly nc: NatsConnection,
     private readonly stream: string,
     private readonly durable: string,
     private readonly server: string,
-    /** Explains a pull that got no answer at all (e.g. the consumer was deleted); throws. */
-    private readonly explainSilence: () => Promise<never>,
+    private readonly hooks: PullHooks,
   ) {}
 
   pull(max: number, signal: AbortSignal): Promise<NatsDelivery[]> {
@@ -64,6 +70,7 @@ export class NatsPullSource implements PullSource<NatsDelivery> {
         settled = true;
         clearTimeout(timer);
         signal.removeEventListener("abort", onAbort);
+        stopListening();
         sub?.unsubscribe();
         if (error !== undefined && got.length === 0) reject(error);
         else resolve(got);
@@ -84,8 +91,10 @@ export class NatsPullSource implements PullSource<NatsDelivery> {
       };
       const timer = setTimeout(() => {
         if (got.length > 0) return finish();
-        this.explainSilence().catch((e: unknown) => finish(e));
+        this.hooks.explainSilence().catch((e: unknown) => finish(e));
       }, PULL_EXPIRES_MS + PULL_GRACE_MS);
+      // The server forgot this pull with the old connection: end it (with what it got) and pull anew.
+      const stopListening = this.hooks.onReconnect(() => finish());
       try {
         const inbox = createInbox();
         sub = this.nc.subscribe(inbox, { callback: (err, msg) => (err ? finish(err) : this.onMessage(msg, got, max, finish)) });

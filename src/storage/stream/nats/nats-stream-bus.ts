@@ -55,6 +55,7 @@ export class NatsStreamBus implements StreamBus {
   readonly maxPayloadBytes: number;
   private readonly js: JetStreamClient;
   private readonly subscriptions = new Set<Subscription>();
+  private readonly reconnectListeners = new Set<() => void>();
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -67,6 +68,18 @@ export class NatsStreamBus implements StreamBus {
     this.maxPayloadBytes = nc.info?.max_payload ?? 1024 * 1024;
     // A connection closed for good (not by close()) ends the consumers instead of leaving them retrying.
     void nc.closed().then(() => Promise.all([...this.subscriptions].map((s) => s.stop())));
+    // Pulls waiting on the old connection are gone with it: re-issue them at once rather than
+    // after their client-side timeout.
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === "reconnect") for (const listener of [...this.reconnectListeners]) listener();
+      }
+    })();
+  }
+
+  private onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
   }
 
   /** Connects to the servers a `nats://` URI names and checks that JetStream answers. */
@@ -193,7 +206,10 @@ export class NatsStreamBus implements StreamBus {
     const resolved = resolveConsumeOptions(options);
     this.checkOpen();
     await this.ensureConsumer(stream, durable, resolved);
-    const source = new NatsPullSource(this.nc, stream, durable, this.server, () => this.explainSilence(stream, durable));
+    const source = new NatsPullSource(this.nc, stream, durable, this.server, {
+      explainSilence: () => this.explainSilence(stream, durable),
+      onReconnect: (listener) => this.onReconnect(listener),
+    });
     const report = resolved.onError ?? reportTo(this.logger, stream, durable);
     const sub = startConsumeLoop(source, resolved, handler, report, () => this.subscriptions.delete(sub));
     this.subscriptions.add(sub);
