@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sqliteBackend } from "../../test/helpers/backends.js";
 import { cliHarness, tableRows } from "../../test/helpers/cli.js";
 import { startTestServer } from "../../test/helpers/server.js";
+import { applyIrisFeatures } from "../../test/helpers/features.js";
 import type { TestServer } from "../../test/helpers/server.js";
 import { FlywheelClient } from "../client/http-client.js";
 import { createTracking } from "../client/tracking.js";
@@ -50,6 +51,7 @@ let strongRun: string;
 
 beforeAll(async () => {
   server = await startTestServer(sqliteBackend);
+  await applyIrisFeatures(server.url);
   client = new FlywheelClient({ baseUrl: server.url, user: "setup" });
   weakRun = await trainedRun(0.87);
   strongRun = await trainedRun(0.95);

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { sqliteBackend } from "../../test/helpers/backends.js";
 import { IRIS_ONNX, irisMlmodel } from "../../test/helpers/model-package.js";
 import { startTestServer } from "../../test/helpers/server.js";
+import { applyIrisFeatures } from "../../test/helpers/features.js";
 import type { TestServer } from "../../test/helpers/server.js";
 import { FlywheelApiError, isNotFound } from "./errors.js";
 import { FlywheelClient, normalizeUser } from "./http-client.js";
@@ -64,6 +65,7 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 
 beforeAll(async () => {
   server = await startTestServer(sqliteBackend);
+  await applyIrisFeatures(server.url);
   alice = new FlywheelClient({ baseUrl: server.url, user: "alice" });
   bob = new FlywheelClient({ baseUrl: server.url, user: "bob" });
   ops = new FlywheelClient({ baseUrl: server.url, user: "ops" });

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { quoteIdentifier as qi, quoteLiteral, type OfflineDb } from "../storage/offline/duckdb.js";
-import type { OnlineStore, OnlineWriteRow } from "../storage/online/online-store.js";
+import type { OnlineWriteRow } from "../storage/online/online-store.js";
 import type { FeatureRepo, FeatureViewDef, FileSourceDef, PushSourceDef } from "./definitions.js";
 import { FeatureStoreError } from "./errors.js";
 import { duckTypeOf, sourceColumn } from "./source-check.js";

@@ -6,9 +6,11 @@
 import { parse as parseYaml } from "yaml";
 import { isFlywheelError } from "../core/errors.js";
 import { checkPackage } from "../models/check.js";
+import type { FlywheelModelMetadata } from "../models/metadata.js";
 import type { ArtifactStore } from "../storage/artifacts/artifact-store.js";
 import { joinKey, safeRelativePath } from "../storage/artifacts/safe-path.js";
 import type { VersionStatus } from "../storage/metadata/registry-store.js";
+import type { DeclaredFeatureCheck } from "./feature-check.js";
 
 async function readAll(store: ArtifactStore, key: string): Promise<Buffer> {
   const { stream } = await store.get(key);
@@ -21,7 +23,31 @@ function failed(message: string): { status: VersionStatus; message: string } {
   return { status: "FAILED_REGISTRATION", message };
 }
 
+/**
+ * The registration check, with the declared features also checked against the feature store's
+ * applied definitions when `declaredFeatures` is given.
+ */
+export function storedPackageChecker(declaredFeatures?: DeclaredFeatureCheck) {
+  return async (store: ArtifactStore, key: string): Promise<{ status: VersionStatus; message: string }> => {
+    const checked = await checkStoredPackageFiles(store, key);
+    if (checked.status !== "READY" || declaredFeatures === undefined || checked.flywheel === undefined) {
+      return { status: checked.status, message: checked.message };
+    }
+    const reason = await declaredFeatures(checked.flywheel);
+    return reason === undefined ? { status: "READY", message: "" } : failed(reason);
+  };
+}
+
+/** The registration check of the package files alone. */
 export async function checkStoredPackage(store: ArtifactStore, key: string): Promise<{ status: VersionStatus; message: string }> {
+  const { status, message } = await checkStoredPackageFiles(store, key);
+  return { status, message };
+}
+
+async function checkStoredPackageFiles(
+  store: ArtifactStore,
+  key: string,
+): Promise<{ status: VersionStatus; message: string; flywheel?: FlywheelModelMetadata }> {
   const entry = await store.stat(key);
   if (entry === undefined) return failed(`no model package at the source: nothing stored at '${key}'`);
   if (!entry.isDir) return failed(`the source names a file, not a model package directory ('${key}')`);
@@ -47,5 +73,6 @@ export async function checkStoredPackage(store: ArtifactStore, key: string): Pro
     onnx = await readAll(store, dataKey);
   }
   const result = await checkPackage({ mlmodel, onnx });
-  return result.ok ? { status: "READY", message: "" } : failed(result.reason);
+  if (!result.ok) return failed(result.reason);
+  return result.package.flywheel === undefined ? { status: "READY", message: "" } : { status: "READY", message: "", flywheel: result.package.flywheel };
 }

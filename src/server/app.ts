@@ -6,7 +6,8 @@ import { silentLogger, type Logger } from "../core/logger.js";
 import { VERSION } from "../core/version.js";
 import type { ArtifactStore } from "../storage/artifacts/artifact-store.js";
 import type { MetadataStore } from "../storage/metadata/metadata-store.js";
-import { checkStoredPackage } from "../registry/package-check.js";
+import { featureCatalogCheck } from "../registry/feature-check.js";
+import { storedPackageChecker } from "../registry/package-check.js";
 import { LineageService } from "../registry/lineage-service.js";
 import { RegistryService } from "../registry/registry-service.js";
 import { ServingMetrics } from "../serving/metrics.js";
@@ -78,7 +79,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const registry = new ApiRegistry();
   const clock = deps.clock ?? systemClock;
   const tracking = new TrackingService(deps.metadata, deps.artifacts, clock);
-  const registryService = new RegistryService(deps.metadata, deps.artifacts, clock, checkStoredPackage);
+  // Declared features are checked against the feature store's applied definitions.
+  const checker = storedPackageChecker(deps.features === undefined ? undefined : featureCatalogCheck(deps.metadata.features, deps.features.project));
+  const registryService = new RegistryService(deps.metadata, deps.artifacts, clock, checker);
   const lineage = new LineageService(deps.metadata, deps.artifacts, registryService, clock);
   registryService.onVersionCreated((v) => lineage.recordVersion(v));
 

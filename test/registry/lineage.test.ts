@@ -17,6 +17,7 @@ import { openMetadataStore } from "../../src/storage/metadata/open.js";
 import { metadataBackends, titleOf } from "../helpers/backends.js";
 import { IRIS_ONNX, irisMlmodel } from "../helpers/model-package.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
+import { applyFeatureService } from "../helpers/features.js";
 
 const API = "/api/2.0/mlflow";
 const V1 = "/api/v1";
@@ -47,6 +48,7 @@ for (const backend of metadataBackends) {
 
     beforeAll(async () => {
       s = await startTestServer(backend);
+      await applyFeatureService(s.url, "churn_v1", ["a", "b", "c", "d"]);
       // The server's stores, opened a second time: the test records lineage through the service.
       store = await openMetadataStore(s.metadataUri);
       artifacts = await openArtifactStore(join(s.dataDir, "artifacts"));
