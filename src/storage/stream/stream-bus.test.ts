@@ -402,6 +402,18 @@ for (const backend of streamBackends) {
       });
     });
 
+    test("a stream deleted under a running consumer is reported, and stop() still returns", async () => {
+      const s = await freshStream();
+      const r = await record(s.name, "orphan");
+      expect(await bus.deleteStream(s.name)).toBe(true);
+      await waitFor("the failure to be reported", () => r.errors.length > 0);
+      expect(r.errors[0]).toMatchObject({
+        error: expect.objectContaining({ code: "FW_REQUEST_INVALID_FIELD", message: expect.stringMatching(/deleted|no such/) }),
+        seqs: [],
+      });
+      await r.sub.stop();
+    });
+
     test("a closed bus refuses work with FW_STORAGE_UNAVAILABLE and ends its consumers", async () => {
       const s = await freshStream();
       const other = await openStreamBus(uri);

@@ -15,6 +15,13 @@
  * - with the default `maxAckPending` (one batch) a consumer sees its messages in stream order,
  *   redeliveries included, so per-subject order holds and `seq` can serve as an idempotency key
  *   (record the last applied seq with the effect, skip anything at or below it).
+ *
+ * Delivery is at-least-once, never exactly-once: a publish that fails with
+ * FW_STORAGE_UNAVAILABLE may still have been stored (retry it with the same msgId), and after a
+ * broker crash JetStream may redeliver messages whose acks it had not yet written to disk.
+ *
+ * Backends (chosen by `openStreamBus(uri)`): `memory:` / `memory://<name>` is in-process, shared
+ * by every bus opened with the same URI until the process exits; `nats://host:port` is JetStream.
  */
 import type { Logger } from "../../core/logger.js";
 
