@@ -23,6 +23,8 @@ export const configSchema = z.object({
   onlineStoreUri: z.string().min(1).optional(),
   /** Where offline feature pushes are appended as Parquet; default: `<dataDir>/offline`. */
   offlineDir: z.string().min(1).optional(),
+  /** `nats://host:4222` (JetStream) or `memory:`; when set, the server feeds push sources from it. */
+  streamUri: z.string().min(1).optional(),
   /** The feature-store project this server serves (a namespace in the stores). */
   featureProject: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, "letters, digits, '_', '.', '-', at most 128"),
   logLevel: z.enum(LOG_LEVELS),
@@ -51,6 +53,7 @@ const ENV_NAMES: Record<keyof FlywheelConfig, string> = {
   onlineStoreUri: "FLYWHEEL_ONLINE_STORE_URI",
   offlineDir: "FLYWHEEL_OFFLINE_DIR",
   featureProject: "FLYWHEEL_FEATURE_PROJECT",
+  streamUri: "FLYWHEEL_STREAM_URI",
   logLevel: "FLYWHEEL_LOG_LEVEL",
   bodyLimit: "FLYWHEEL_BODY_LIMIT",
 };

@@ -1,7 +1,10 @@
 /** Opens the configured stores, builds the app and listens: what `flywheel server` runs. */
 import { artifactsUriOf, metadataUriOf, offlineDirOf, onlineStoreUriOf, type FlywheelConfig } from "../core/config.js";
 import { FeatureStore } from "../features/feature-store.js";
+import { PushConsumer, pushStreamNames } from "../features/push-consumer.js";
 import { openOnlineStore } from "../storage/online/open.js";
+import { openStreamBus } from "../storage/stream/open.js";
+import type { StreamBus } from "../storage/stream/stream-bus.js";
 import { silentLogger, type Logger } from "../core/logger.js";
 import { openArtifactStore } from "../storage/artifacts/open.js";
 import { openMetadataStore } from "../storage/metadata/open.js";
@@ -19,9 +22,28 @@ export async function startServer(cfg: FlywheelConfig, logger: Logger = silentLo
   const online = await openOnlineStore(onlineStoreUriOf(cfg), { project: cfg.featureProject });
   const features = new FeatureStore({ registry: metadata.features, online, project: cfg.featureProject, offlineDir: offlineDirOf(cfg) });
   const app = await buildApp({ metadata, artifacts, logger, bodyLimit: cfg.bodyLimit, role, features });
+  // With a stream configured, push sources are also fed from `flywheel.<project>.push.<source>`.
+  let bus: StreamBus | undefined;
+  let consumer: PushConsumer | undefined;
+  const stopStreams = async () => {
+    await consumer?.stop();
+    await bus?.close();
+  };
   try {
+    if (cfg.streamUri !== undefined && role === "all") {
+      bus = await openStreamBus(cfg.streamUri, { logger });
+      consumer = new PushConsumer({
+        bus,
+        store: features,
+        offsets: metadata.features,
+        ...pushStreamNames(cfg.featureProject),
+        onRejected: (m, reason) => logger.warn({ subject: m.subject, seq: m.seq }, `push message rejected: ${reason}`),
+      });
+      await consumer.start();
+    }
     await app.listen({ host: cfg.host, port: cfg.port });
   } catch (e) {
+    await stopStreams();
     await online.close();
     await metadata.close();
     throw e;
@@ -34,6 +56,7 @@ export async function startServer(cfg: FlywheelConfig, logger: Logger = silentLo
     port,
     async close() {
       await app.close();
+      await stopStreams();
       await online.close();
       await artifacts.close();
       await metadata.close();

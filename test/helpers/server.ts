@@ -12,11 +12,11 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(backend: BackendCase, extra: { bodyLimit?: number } = {}): Promise<TestServer> {
+export async function startTestServer(backend: BackendCase, extra: { bodyLimit?: number; streamUri?: string } = {}): Promise<TestServer> {
   const dir = tempDir("flywheel-server-");
   const db = await backend.create();
   const cfg = loadConfig({
-    flags: { port: 0, dataDir: dir.path, metadataUri: db.uri, artifactsUri: join(dir.path, "artifacts"), bodyLimit: extra.bodyLimit },
+    flags: { port: 0, dataDir: dir.path, metadataUri: db.uri, artifactsUri: join(dir.path, "artifacts"), bodyLimit: extra.bodyLimit, streamUri: extra.streamUri },
     env: {},
     file: join(dir.path, "none.yaml"),
   });
