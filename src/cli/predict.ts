@@ -92,6 +92,10 @@ export function registerPredictCommand(program: Command): Command {
         const show = flags.progress ?? process.stderr.isTTY === true;
         const line = show ? new ProgressLine((text) => io.err(text)) : undefined;
         const started = performance.now();
+        // Ctrl-C stops the run cleanly: the temporary files go, and no output appears.
+        const stop = new AbortController();
+        const onSigint = () => stop.abort();
+        process.once("SIGINT", onSigint);
         let result: BatchScoringResult;
         try {
           result = await scoreFile(model, {
@@ -105,12 +109,14 @@ export function registerPredictCommand(program: Command): Command {
             ...(flags.prefix === undefined ? {} : { prefix: flags.prefix }),
             modelUri: uri,
             ...(line === undefined ? {} : { onProgress: line.update }),
+            signal: stop.signal,
           });
         } catch (e) {
           // Bad input (a missing file or column, a wrong type...) is a usage error: exit code 2.
           if (isFlywheelError(e) && e.status < 500) throw new UsageError(e.message);
           throw e;
         } finally {
+          process.off("SIGINT", onSigint);
           line?.end();
           await model.release();
         }

@@ -14,7 +14,7 @@ import { buildOnnxModel } from "../onnx/builder.js";
 import { tensorInfo } from "../onnx/model-spec.js";
 import { OfflineDb, quoteLiteral } from "../storage/offline/duckdb.js";
 import { readTableSql, type TableFormat } from "./batch-formats.js";
-import { openScoringModel, scoreFile, type ScoringModel, type ScoringProgress } from "./batch-scoring.js";
+import { ScoringAbortedError, openScoringModel, scoreFile, type ScoringModel, type ScoringProgress } from "./batch-scoring.js";
 
 const IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
 const EXT: Record<TableFormat, string> = { parquet: "parquet", csv: "csv", ndjson: "ndjson" };
@@ -277,5 +277,32 @@ describe("scoreFile: bad input", () => {
     await rejects(scoreFile(await modelOf("iris_logreg"), { input: numeric, output }), /input 'float_input' takes 4 values per row, and the file has 5 numeric column\(s\) \('f0', 'f1', 'f2', 'f3', 'f4'\); list the columns with --columns/);
     // Every failure above left the earlier file as it was.
     expect(await import("node:fs/promises").then((fs) => fs.readFile(output, "utf8"))).toBe("an older result");
+  });
+});
+
+describe("scoreFile: interruption", () => {
+  it("stops between batches or before the write when its signal fires, and writes nothing", async () => {
+    const fx = fixture("iris_logreg").expected;
+    const input = await writeTable("parquet", featureColumns(4), fx.inputs);
+    const model = await modelOf("iris_logreg");
+    for (const phase of ["score", "write"] as const) {
+      const stop = new AbortController();
+      const output = path("parquet", "stopped");
+      const seen: string[] = [];
+      const run = scoreFile(model, {
+        input,
+        output,
+        batchSize: 7,
+        signal: stop.signal,
+        onProgress: (p) => {
+          seen.push(p.phase);
+          if (p.phase === phase) stop.abort();
+        },
+      });
+      await expect(run).rejects.toThrow(new ScoringAbortedError());
+      expect(existsSync(output)).toBe(false);
+      // Aborted in the scoring phase: one batch, then nothing more.
+      expect(seen).toEqual(phase === "score" ? ["score"] : [...Array.from({ length: 22 }, () => "score"), "write"]);
+    }
   });
 });

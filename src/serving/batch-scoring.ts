@@ -111,6 +111,8 @@ export interface BatchScoringOptions {
   rowsPerPart?: number;
   db?: OfflineDbOptions;
   onProgress?: (progress: ScoringProgress) => void;
+  /** Stops the run (between batches, or DuckDB's write); it then fails and writes nothing. */
+  signal?: AbortSignal;
 }
 
 export interface BatchScoringResult {
@@ -132,6 +134,18 @@ const MAX_BATCH_SIZE = 1 << 20;
 
 function invalid(message: string): FlywheelError {
   return new FlywheelError("FW_REQUEST_INVALID_FIELD", message);
+}
+
+/** The failure of a run stopped through its signal. */
+export class ScoringAbortedError extends Error {
+  override readonly name = "ScoringAbortedError";
+  constructor() {
+    super("scoring was interrupted; no output was written");
+  }
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw new ScoringAbortedError();
 }
 
 /** DuckDB failures that mean the input cannot be read as asked (as opposed to, say, running out of memory). */
@@ -287,6 +301,7 @@ async function scorePass(
     scored += n;
     batch.filled = 0;
     opts.onProgress?.({ phase: "score", rows: scored, totalRows });
+    checkAborted(opts.signal);
   };
 
   try {
@@ -332,13 +347,21 @@ async function writePass(
     `TO ${lit(ctx.target)} ${copyOptionsSql(ctx.format, metadata)}`;
   const report = opts.onProgress;
   report?.({ phase: "write", percent: 0 });
+  checkAborted(opts.signal);
   const timer = report === undefined ? undefined : setInterval(() => report({ phase: "write", percent: db.progress() }), 100);
+  const interrupt = () => db.interrupt();
+  opts.signal?.addEventListener("abort", interrupt);
   try {
     const written = await db.run(sql);
+    checkAborted(opts.signal);
     report?.({ phase: "write", percent: 100 });
     return written;
+  } catch (e) {
+    checkAborted(opts.signal);
+    throw e;
   } finally {
     if (timer !== undefined) clearInterval(timer);
+    opts.signal?.removeEventListener("abort", interrupt);
   }
 }
 
@@ -363,6 +386,7 @@ export async function scoreFile(model: ScoringModel, options: BatchScoringOption
   const outputFormat = resolveFormat(output, options.outputFormat, "the output file", "--format");
   const outputs = checkOutputs(options.outputs, model.signature);
   await checkPaths(input, output);
+  checkAborted(options.signal);
 
   const work = await mkdtemp(join(dirname(output), ".flywheel-predict-"));
   // Two databases: a streaming result is closed by the next statement on its connection.

@@ -187,6 +187,11 @@ export class OfflineDb {
     return Number.isFinite(p) && p >= 0 ? p : undefined;
   }
 
+  /** Asks the running query to stop; it then fails with DuckDB's "Interrupted" error. */
+  interrupt(): void {
+    if (!this.closed) this.connection.interrupt();
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
