@@ -156,9 +156,17 @@ export class NatsPullSource implements PullSource<NatsDelivery> {
     for (const d of batch) this.nc.publish(d.reply, "+WPI");
   }
 
+  /**
+   * Sends `body` for every message but waits for the server's reply to the last one only: the
+   * consumer handles one connection's acks in the order sent, so that reply means all are recorded.
+   * One round trip per batch instead of one per message.
+   */
   private async replyAll(batch: readonly NatsDelivery[], body: string, what: string): Promise<void> {
+    const last = batch[batch.length - 1];
+    if (last === undefined) return;
     try {
-      await Promise.all(batch.map((d) => this.nc.request(d.reply, body, { timeout: ACK_TIMEOUT_MS })));
+      for (let i = 0; i < batch.length - 1; i++) this.nc.publish((batch[i] as NatsDelivery).reply, body);
+      await this.nc.request(last.reply, body, { timeout: ACK_TIMEOUT_MS });
     } catch (e) {
       const seqs = batch.map((d) => d.message.seq).join(", ");
       throw wrapNatsError(e, this.server, `${what} messages ${seqs} of stream '${this.stream}' (consumer '${this.durable}')`);
