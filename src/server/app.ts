@@ -23,6 +23,7 @@ import { governancePlugin } from "./plugins/governance.js";
 import { inferencePlugin } from "./plugins/inference.js";
 import { lineagePlugin } from "./plugins/lineage.js";
 import { modelsPlugin } from "./plugins/models.js";
+import { predictPlugin } from "./plugins/predict.js";
 import { mlflowRegistryPlugin } from "./plugins/mlflow-registry.js";
 import { mlflowRunsPlugin } from "./plugins/mlflow-runs.js";
 import { ApiRegistry } from "./route.js";
@@ -92,6 +93,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.role === "serving") {
     // The serving role only reads the registry and the artifact store: any number of replicas.
     await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics }, registry));
+    await app.register(predictPlugin({ features: deps.features, metrics }, registry), { prefix: "/api/v1" });
     return withOpenApi(app, registry);
   }
   for (const prefix of ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"]) {
@@ -115,6 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await scope.register(governancePlugin(registryService, registry));
       await scope.register(lineagePlugin(lineage, registry));
       if (deps.features !== undefined) await scope.register(featureDefinitionsPlugin(deps.features, registry));
+      await scope.register(predictPlugin({ features: deps.features, metrics }, registry));
     },
     { prefix: "/api/v1" },
   );

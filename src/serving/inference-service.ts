@@ -127,6 +127,14 @@ export class InferenceService {
   }
 
   /**
+   * Runs `fn` with the version a reference points at now, and a runner that feeds it inputs (with
+   * adaptive batching when the model has it) and answers every output as a response tensor.
+   */
+  async withModel<T>(ref: ModelRef, fn: (m: LoadedModel, run: (inputs: RequestTensor[]) => Promise<ResponseTensor[]>) => Promise<T>): Promise<T> {
+    return this.models.use(ref, (m) => fn(m, async (inputs) => (await this.run(m, inputs, undefined)).map(([name, t]) => toResponseTensor(name, t))));
+  }
+
+  /**
    * The outputs to answer with, in order, as the runtime returned them. With batching on for the
    * model, and every input and output of its signature batched along a variable first dimension,
    * the request goes through the version's batcher and may share a run with concurrent requests.

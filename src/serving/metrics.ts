@@ -13,7 +13,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import type { ModelRef } from "../registry/model-uri.js";
 import { ModelCache, type LoadedModel } from "./model-cache.js";
 
-export type InferenceProtocol = "v2" | "v1";
+export type InferenceProtocol = "v2" | "v1" | "predict";
 
 /** Seconds; inference on the small tabular models served here takes well under a millisecond to a few. */
 export const LATENCY_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -37,6 +37,7 @@ export class ServingMetrics {
   private readonly requests: Counter<"model" | "version" | "protocol" | "status">;
   private readonly requestDuration: Histogram<"model" | "protocol">;
   private readonly runtimeDuration: Histogram<"model">;
+  private readonly lookupDuration: Histogram<"model">;
   private readonly sessionCounts = new Set<() => number>();
 
   constructor(options: { processMetrics?: boolean } = {}) {
@@ -57,6 +58,13 @@ export class ServingMetrics {
     this.runtimeDuration = new Histogram({
       name: "flywheel_inference_runtime_duration_seconds",
       help: "Time spent in ONNX Runtime session runs, in seconds",
+      labelNames: ["model"],
+      buckets: [...LATENCY_BUCKETS],
+      registers,
+    });
+    this.lookupDuration = new Histogram({
+      name: "flywheel_feature_lookup_duration_seconds",
+      help: "Time spent reading a prediction request's missing features from the online store, in seconds",
       labelNames: ["model"],
       buckets: [...LATENCY_BUCKETS],
       registers,
@@ -91,6 +99,10 @@ export class ServingMetrics {
 
   observeRuntime(model: string, seconds: number): void {
     this.runtimeDuration.observe({ model }, seconds);
+  }
+
+  observeFeatureLookup(model: string, seconds: number): void {
+    this.lookupDuration.observe({ model }, seconds);
   }
 
   /** Counts `count()` into `flywheel_models_loaded` until the returned function is called. */

@@ -5,6 +5,7 @@
  * was moved by another process) while sessions stay cached per version.
  */
 import type { InferenceSession, Tensor } from "onnxruntime-node";
+import type { FlywheelModelMetadata } from "../models/metadata.js";
 import { MLMODEL_FILE, onnxFlavorOf, parseMlmodel } from "../models/mlmodel.js";
 import type { Signature, SignatureSpec } from "../models/signature.js";
 import { tensorDtypeOf } from "../models/signature.js";
@@ -41,6 +42,8 @@ export interface LoadedModel {
   name: string;
   version: string;
   signature: ServingSignature;
+  /** The package's `metadata.flywheel`: feature service, ordered features, class names. */
+  flywheel?: FlywheelModelMetadata;
   /** Runs the session; a runtime failure is a 400 naming the model (inputs were checked before). */
   run(feeds: Record<string, TensorValue>, outputs: readonly string[]): Promise<Record<string, RuntimeTensor>>;
 }
@@ -265,7 +268,8 @@ export class ModelCache {
           throw new ServingError(400, `${what} could not run on this input: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
         }
       };
-      return { model: { name: v.name, version: v.version, signature, run }, session };
+      const model: LoadedModel = { name: v.name, version: v.version, signature, run, ...(pkg.flywheel === undefined ? {} : { flywheel: pkg.flywheel }) };
+      return { model, session };
     } catch (e) {
       if (e instanceof ServingError) throw e;
       throw new ServingError(500, `${what} could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
