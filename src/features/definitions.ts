@@ -144,28 +144,31 @@ export const KIND_LABEL: Record<DefinitionKind, string> = {
 // The TypeScript authoring functions. They only tag their argument with its kind; checking and
 // normalizing happen when the objects are collected (see `load.ts` and `validate.ts`).
 
-type Ref<T extends { name: string }> = T | string;
+/** Another object, by name or as the object itself (a `define*` result). */
+type Ref<K extends DefinitionKind> = string | { kind: K; name: string };
 type Authoring<T extends Definition, Omitted extends keyof T = never> = Omit<T, "kind" | Omitted>;
 
 export type EntityInput = Authoring<EntityDef, "valueType"> & { valueType?: ScalarType };
 export type FileSourceInput = Authoring<FileSourceDef, "format"> & { format?: FileFormat };
-export type PushSourceInput = Authoring<PushSourceDef, "batchSource"> & { batchSource: Ref<FileSourceDef> };
+export type PushSourceInput = Authoring<PushSourceDef, "batchSource"> & { batchSource: Ref<"file_source"> };
 export type RequestSourceInput = Authoring<RequestSourceDef>;
 /** A duration: seconds as a number, or a string such as "86400s", "2h", "1d 12h", "30m". */
 export type Duration = number | string;
 export type FeatureViewInput = Authoring<FeatureViewDef, "entities" | "ttlSeconds" | "source" | "online"> & {
-  entities: Ref<EntityDef>[];
+  entities: Ref<"entity">[];
   ttl?: Duration;
-  source: Ref<FileSourceDef> | Ref<PushSourceDef>;
+  source: Ref<"file_source"> | Ref<"push_source">;
   online?: boolean;
 };
-export type OnDemandRow = Record<string, unknown>;
+/** A row a transformation sees: source features and request fields by name (numbers, strings, booleans, lists, null). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- feature values are typed by the view's schema, not statically
+export type OnDemandRow = Record<string, any>;
 export type OnDemandFeatureViewInput = Authoring<OnDemandFeatureViewDef, "sources" | "transform"> & {
-  sources: (Ref<FeatureViewDef> | Ref<RequestSourceDef>)[];
+  sources: (Ref<"feature_view"> | Ref<"request_source">)[];
   transform: ((row: OnDemandRow) => OnDemandRow) | string;
 };
 export type FeatureServiceInput = Authoring<FeatureServiceDef, "features"> & {
-  features: (Ref<FeatureViewDef> | Ref<OnDemandFeatureViewDef> | FeatureServiceProjection)[];
+  features: (Ref<"feature_view"> | Ref<"on_demand_feature_view"> | FeatureServiceProjection)[];
 };
 
 /** What the `define*` functions return: the input, tagged with its kind. */

@@ -8,11 +8,12 @@ import { join } from "node:path";
 import { createTracking } from "../client/index.js";
 import { loadConfig } from "../core/config.js";
 import { PACKAGE_ROOT } from "../core/version.js";
-import { readNumericCsv, splitFeaturesTarget, standardize, take, takeRows, trainTestSplit } from "../data/csv.js";
+import { splitFeaturesTarget, standardize, take, takeRows, trainTestSplit } from "../data/csv.js";
 import { startServer } from "../server/start.js";
 import { binaryClassificationReport } from "../stats/classification.js";
 import { exportLogisticRegression } from "../onnx/export-logistic-regression.js";
 import { predictProba, trainLogisticRegression } from "../training/logistic-regression.js";
+import { ENTITY_KEY, FEATURE_SERVICE, featureStage } from "./features-stage.js";
 
 const EXPERIMENT = "quickstart-breast-cancer";
 const MODEL = "breast-cancer-classifier";
@@ -29,14 +30,17 @@ async function main(): Promise<void> {
   const cfg = loadConfig({ flags: { port: 0, dataDir, logLevel: "warn" } });
   const server = await startServer(cfg);
   console.log(`Flywheel server on ${server.url} (data in ${cfg.dataDir})`);
+  const api = apiOf(server.url, "quickstart");
   try {
     const dataset = join(PACKAGE_ROOT, "examples", "data", "breast_cancer.csv");
-    const table = await readNumericCsv(dataset);
-    const { featureNames, X, y } = splitFeaturesTarget(table, "target");
+    // Features first: a measurement history in the feature store, the training set by point-in-time join.
+    const features = await featureStage(api, dataset, cfg.dataDir);
+    const { featureNames, X, y } = splitFeaturesTarget(features.table, "target");
     const split = trainTestSplit(y.length, 0.2, SEED);
     const scaled = standardize(takeRows(X, split.train), takeRows(X, split.test));
     const yTrain = take(y, split.train);
     const yTest = take(y, split.test);
+    console.log("");
     console.log(`Data: ${y.length} rows x ${featureNames.length} features, ${split.train.length} train / ${split.test.length} test`);
 
     const tracking = createTracking({ trackingUri: server.url, flushIntervalMs: 0 });
@@ -74,6 +78,7 @@ async function main(): Promise<void> {
         onnx: exportLogisticRegression({ weights: model.weights, bias: model.bias, featureNames, standardizer: scaled.standardizer }),
         inputExample: [Array.from(featureNames, (_, j) => X[j]?.[split.test[0] ?? 0] ?? 0)],
         metadata: {
+          featureService: FEATURE_SERVICE,
           features: featureNames,
           trainingDataset: { uri: "examples/data/breast_cancer.csv", version: `rows=${y.length}` },
           metrics: { test_roc_auc: report.rocAuc, test_accuracy: report.accuracy },
@@ -107,7 +112,6 @@ async function main(): Promise<void> {
     console.log(`  artifacts: ${artifacts.files.map((f) => f.path).join(", ")} under ${best.info.artifact_uri}`);
 
     // Register the best run's model, gate the champion alias on its metrics, promote it.
-    const api = apiOf(server.url, "quickstart");
     if ((await api("GET", `/api/2.0/mlflow/registered-models/get?name=${MODEL}`)).status === 404) {
       await api("POST", "/api/2.0/mlflow/registered-models/create", { name: MODEL, description: "Logistic regression on the breast-cancer data set" });
     }
@@ -142,6 +146,18 @@ async function main(): Promise<void> {
     let worst = 0;
     for (let i = 0; i < rows; i++) worst = Math.max(worst, Math.abs((served[i * 2 + 1] ?? Number.NaN) - (expected[i] ?? 0)));
     console.log(`  served ${rows} predictions from ${MODEL}@champion over V2 in ${inferMs.toFixed(1)} ms; largest difference from training-time probabilities: ${worst.toExponential(2)}`);
+    // The same rows by patient id alone: features come from the online store, in the package's order.
+    const ids = Array.from(split.test, (i) => features.patientIds[i] as number);
+    const byKey = await api("POST", `/api/v1/predict/${MODEL}@champion`, { entities: { [ENTITY_KEY]: ids } });
+    if (byKey.status !== 200) throw new Error(`prediction by entity key failed: ${JSON.stringify(byKey.json)}`);
+    const predictions = byKey.json.predictions as { label: string; probabilities: Record<string, number> }[];
+    let worstByKey = 0;
+    predictions.forEach((p, i) => (worstByKey = Math.max(worstByKey, Math.abs((p.probabilities.benign ?? Number.NaN) - (expected[i] ?? 0)))));
+    const benign = predictions.filter((p) => p.label === "benign").length;
+    console.log(
+      `  predicted ${predictions.length} patients by ${ENTITY_KEY} alone (features from the online store): ${benign} benign, ${predictions.length - benign} malignant; ` +
+        `largest difference from training-time probabilities: ${worstByKey.toExponential(2)}`,
+    );
     const lineage = await api("GET", `/api/v1/models/${MODEL}/versions/${mv.version}/lineage`);
     if (lineage.status === 200) printLineage(lineage.json as unknown as LineageGraph);
     console.log("");
