@@ -1,7 +1,7 @@
 /** The SQL of historical retrieval: one CTE chain per feature view, joined back on the entity row number. */
 import type { ColumnInfo } from "../storage/offline/duckdb.js";
-import { quoteIdentifier as qi, readFileSql } from "../storage/offline/duckdb.js";
-import type { FeatureViewSpec } from "./historical-types.js";
+import { quoteIdentifier as qi, quoteLiteral, readFileSql } from "../storage/offline/duckdb.js";
+import type { FeatureSourceSpec, FeatureViewSpec } from "./historical-types.js";
 
 export const ROW = "__fw_row";
 export const ETS = "__fw_ets";
@@ -62,7 +62,7 @@ function viewCtes(v: ResolvedView, entityTable: string): string[] {
       "row_number() OVER () AS seq",
       ...v.features.map((f, j) => `${qi(f.sourceColumn)} AS f${j}`),
     ].join(", ") +
-    ` FROM ${readFileSql(v.spec.source.path, v.spec.source.format)}) WHERE ${bounds.join(" AND ")})`;
+    ` FROM ${sourceRelation(v.spec.source)}) WHERE ${bounds.join(" AND ")})`;
   const keyMatch = v.spec.joinKeys.map((key, j) => `e.${qi(key)} = f.k${j}`);
   // DuckDB's ASOF JOIN matches a NULL probe timestamp to the latest row, so entity rows without a
   // timestamp or key are left out of the join here (they get NULL features from the final LEFT JOIN).
@@ -109,3 +109,12 @@ export function buildQuery(entityTable: string, entityColumns: ColumnInfo[], vie
 }
 
 /** COPY the query to a temporary file next to `out`, then rename it into place. */
+
+/** A source file, followed by the Parquet files appended to it (matched by column name). */
+function sourceRelation(source: FeatureSourceSpec): string {
+  const base = readFileSql(source.path, source.format);
+  const appended = source.appendedParquet ?? [];
+  if (appended.length === 0) return base;
+  const files = `[${appended.map((f) => quoteLiteral(f)).join(", ")}]`;
+  return `(SELECT * FROM ${base} UNION ALL BY NAME SELECT * FROM read_parquet(${files}, union_by_name = true))`;
+}

@@ -9,6 +9,11 @@ export interface FeatureSourceSpec {
   createdTimestampColumn?: string;
   /** Source column name → feature view column name. */
   fieldMapping?: Record<string, string>;
+  /**
+   * Parquet files appended to the source (offline pushes), read after it with the source's own
+   * column names; on a full tie they come after the source's rows, so the latest append wins.
+   */
+  appendedParquet?: string[];
 }
 
 export interface FeatureViewSpec {
