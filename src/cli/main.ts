@@ -6,6 +6,7 @@ import { VERSION } from "../core/version.js";
 import { registerExperimentsCommand } from "./experiments.js";
 import { registerFeaturesCommand } from "./features.js";
 import { registerModelsCommand } from "./models.js";
+import { registerMonitorCommand } from "./monitor.js";
 import { registerPredictCommand } from "./predict.js";
 import { registerRunsCommand } from "./runs.js";
 import { registerServerCommand } from "./server.js";
@@ -21,6 +22,7 @@ registerRunsCommand(program);
 registerModelsCommand(program);
 registerFeaturesCommand(program);
 registerPredictCommand(program);
+registerMonitorCommand(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (isFlywheelError(e)) {
