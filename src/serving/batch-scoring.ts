@@ -18,70 +18,17 @@
 import { mkdtemp, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { FlywheelError } from "../core/errors.js";
-import type { ModelPackage } from "../models/mlmodel.js";
 import { OfflineDb, duckdbMessage, quoteIdentifier as qi, quoteLiteral as lit, type ColumnInfo, type OfflineDbOptions } from "../storage/offline/duckdb.js";
-import { TableAppender, type ColumnValues } from "../storage/offline/table-appender.js";
+import type { ColumnValues } from "../storage/offline/table-appender.js";
 import { SQL_TYPE_OF, checkAddedColumns, mapInputs, planOutputs, type InputMapping, type InputRule, type OutputPlan } from "./batch-columns.js";
 import { copyOptionsSql, readTableSql, resolveFormat, type TableFormat } from "./batch-formats.js";
 import { BatchInputs } from "./batch-inputs.js";
-import { fromFloat16Bits } from "./float16.js";
-import { servingSignature } from "./model-cache.js";
-import type { RuntimeTensor, ServingSignature, TensorValue } from "./tensors.js";
+import { PredictionParts, outputValues } from "./prediction-parts.js";
+import type { ScoringModel } from "./scoring-model.js";
+import type { RuntimeTensor, ServingSignature } from "./tensors.js";
 
 export type { TableFormat } from "./batch-formats.js";
-
-/** A model loaded for batch scoring. */
-export interface ScoringModel {
-  name: string;
-  version: string;
-  signature: ServingSignature;
-  /** The package's ordered feature list (`metadata.flywheel.features`). */
-  features: readonly string[] | undefined;
-  /** The package's class names, in the order of the probability columns. */
-  classNames: readonly string[] | undefined;
-  run(feeds: Record<string, TensorValue>, outputs: readonly string[]): Promise<Record<string, RuntimeTensor>>;
-  release(): Promise<void>;
-}
-
-/** Loads a model package's ONNX graph into ONNX Runtime. */
-export async function openScoringModel(
-  source: { name: string; version: string; package: ModelPackage; onnx: Uint8Array },
-  options: { intraOpNumThreads?: number } = {},
-): Promise<ScoringModel> {
-  const what = `model '${source.name}' version ${source.version}`;
-  const ort = await import("onnxruntime-node");
-  let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
-  try {
-    session = await ort.InferenceSession.create(source.onnx, {
-      intraOpNumThreads: options.intraOpNumThreads ?? 1,
-      interOpNumThreads: 1,
-      executionMode: "sequential",
-      graphOptimizationLevel: "all",
-    });
-  } catch (e) {
-    throw new Error(`${what} could not be loaded by ONNX Runtime: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-  }
-  let signature: ServingSignature;
-  try {
-    signature = servingSignature(source.package.signature, session);
-  } catch (e) {
-    await session.release();
-    throw new Error(`${what} cannot be scored: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-  }
-  return {
-    name: source.name,
-    version: source.version,
-    signature,
-    features: source.package.flywheel?.features,
-    classNames: source.package.flywheel?.classNames,
-    async run(feeds, outputs) {
-      const tensors: Record<string, InstanceType<typeof ort.Tensor>> = {};
-      for (const [name, t] of Object.entries(feeds)) tensors[name] = new ort.Tensor(t.type, t.data, t.dims);
-      return session.run(tensors, [...outputs]);
-    },
-    release: () => session.release(),
-  };
-}
+export { openScoringModel, type ScoringModel } from "./scoring-model.js";
 
 export type ScoringProgress =
   /** After each batch; `totalRows` is known for Parquet input (from the file footers). */
@@ -149,7 +96,7 @@ function checkAborted(signal: AbortSignal | undefined): void {
 }
 
 /** DuckDB failures that mean the input cannot be read as asked (as opposed to, say, running out of memory). */
-const INPUT_ERROR = /^(Conversion|Invalid Input|IO|Binder|Parser|Invalid) Error/;
+const INPUT_ERROR = /^(Conversion|Invalid Input|IO|Binder|Parser) Error/;
 
 /** Runs a step that reads the input; DuckDB's complaints about the file become bad-input errors. */
 async function readingInput<T>(input: string, format: TableFormat, step: () => Promise<T>): Promise<T> {
@@ -182,73 +129,6 @@ function checkOutputs(requested: readonly string[] | undefined, signature: Servi
   const unknown = requested.filter((n) => !known.includes(n));
   if (unknown.length > 0) throw invalid(`the model has no output ${unknown.map((n) => `'${n}'`).join(", ")}; its outputs are ${known.map((n) => `'${n}'`).join(", ")}`);
   return [...new Set(requested)];
-}
-
-/** The values of an output's `j`-th column, row by row, as the column's type wants them. */
-function outputValues(plan: OutputPlan, tensor: RuntimeTensor, j: number, firstRow: number): ColumnValues {
-  const w = plan.width;
-  const data = tensor.data as ArrayLike<unknown>;
-  const names = plan.classNames;
-  if (names !== undefined) {
-    return (row) => {
-      const v = Number(data[row * w + j]);
-      const name = Number.isInteger(v) && v >= 0 ? names[v] : undefined;
-      if (name === undefined) {
-        throw new Error(`row ${firstRow + row + 1}: the model's output '${plan.output}' is ${v}, which is not an index into the package's ${names.length} class names`);
-      }
-      return name;
-    };
-  }
-  if (tensor.type === "float16" && data instanceof Uint16Array) return (row) => fromFloat16Bits(data[row * w + j] as number);
-  if (tensor.type === "bool") return (row) => Boolean(data[row * w + j]);
-  if (tensor.type === "float16") return (row) => Number(data[row * w + j]);
-  return (row) => data[row * w + j] as number | bigint | string;
-}
-
-/** Predictions, appended to a DuckDB table and written out as Parquet part files. */
-class PredictionParts {
-  readonly files: string[] = [];
-  private appender: TableAppender | undefined;
-  private rows = 0;
-  private columns: { name: string; type: (typeof SQL_TYPE_OF)[keyof typeof SQL_TYPE_OF] }[] = [];
-
-  constructor(
-    private readonly db: OfflineDb,
-    private readonly dir: string,
-    private readonly rowsPerPart: number,
-  ) {}
-
-  async start(plans: readonly OutputPlan[]): Promise<void> {
-    this.columns = plans.flatMap((p) => p.columns);
-    this.appender = await TableAppender.create(this.db, "predictions", this.columns);
-  }
-
-  async append(rows: number, values: ColumnValues[]): Promise<void> {
-    (this.appender as TableAppender).append(rows, values);
-    this.rows += rows;
-    if (this.rows >= this.rowsPerPart) await this.cut(true);
-  }
-
-  /** Writes the current part (also an empty one, when there is no other: it carries the columns). */
-  async finish(): Promise<string[]> {
-    if (this.rows > 0 || this.files.length === 0) await this.cut(false);
-    else this.appender?.close();
-    await this.db.run("DROP TABLE IF EXISTS predictions");
-    return this.files;
-  }
-
-  close(): void {
-    this.appender?.close();
-  }
-
-  private async cut(again: boolean): Promise<void> {
-    (this.appender as TableAppender).close();
-    const file = join(this.dir, `part-${String(this.files.length + 1).padStart(6, "0")}.parquet`);
-    await this.db.run(`COPY predictions TO ${lit(file)} (FORMAT parquet)`);
-    this.files.push(file);
-    this.rows = 0;
-    if (again) this.appender = await TableAppender.create(this.db, "predictions", this.columns);
-  }
 }
 
 interface ScoringPass {

@@ -1,0 +1,58 @@
+/** A model package's ONNX graph loaded into ONNX Runtime for batch scoring, with what the package says about its columns. */
+import type { ModelPackage } from "../models/mlmodel.js";
+import { servingSignature } from "./model-cache.js";
+import type { RuntimeTensor, ServingSignature, TensorValue } from "./tensors.js";
+
+/** A model loaded for batch scoring. */
+export interface ScoringModel {
+  name: string;
+  version: string;
+  signature: ServingSignature;
+  /** The package's ordered feature list (`metadata.flywheel.features`). */
+  features: readonly string[] | undefined;
+  /** The package's class names, in the order of the probability columns. */
+  classNames: readonly string[] | undefined;
+  run(feeds: Record<string, TensorValue>, outputs: readonly string[]): Promise<Record<string, RuntimeTensor>>;
+  release(): Promise<void>;
+}
+
+/** Loads a model package's ONNX graph into ONNX Runtime. */
+export async function openScoringModel(
+  source: { name: string; version: string; package: ModelPackage; onnx: Uint8Array },
+  options: { intraOpNumThreads?: number } = {},
+): Promise<ScoringModel> {
+  const what = `model '${source.name}' version ${source.version}`;
+  const ort = await import("onnxruntime-node");
+  let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
+  try {
+    session = await ort.InferenceSession.create(source.onnx, {
+      intraOpNumThreads: options.intraOpNumThreads ?? 1,
+      interOpNumThreads: 1,
+      executionMode: "sequential",
+      graphOptimizationLevel: "all",
+    });
+  } catch (e) {
+    throw new Error(`${what} could not be loaded by ONNX Runtime: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  let signature: ServingSignature;
+  try {
+    signature = servingSignature(source.package.signature, session);
+  } catch (e) {
+    await session.release();
+    throw new Error(`${what} cannot be scored: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  return {
+    name: source.name,
+    version: source.version,
+    signature,
+    features: source.package.flywheel?.features,
+    classNames: source.package.flywheel?.classNames,
+    async run(feeds, outputs) {
+      const tensors: Record<string, InstanceType<typeof ort.Tensor>> = {};
+      for (const [name, t] of Object.entries(feeds)) tensors[name] = new ort.Tensor(t.type, t.data, t.dims);
+      return session.run(tensors, [...outputs]);
+    },
+    release: () => session.release(),
+  };
+}
+
