@@ -161,7 +161,10 @@ async function scorePass(
     try {
       tensors = await model.run(batch.feeds(), outputs);
     } catch (e) {
-      throw invalid(`model '${model.name}' version ${model.version} could not score rows ${scored + 1}-${scored + n}: ${e instanceof Error ? e.message : String(e)}`);
+      const what = `model '${model.name}' version ${model.version}`;
+      const why = e instanceof Error ? e.message : String(e);
+      if (n === 0) throw invalid(`the input has no rows, and ${what} cannot run on an empty batch to tell which columns its outputs become: ${why}`);
+      throw invalid(`${what} could not score rows ${scored + 1}-${scored + n}: ${why}`);
     }
     if (plans === undefined) {
       plans = planOutputs(tensors, outputs, n, model.classNames, prefix);
