@@ -13,7 +13,7 @@ import type { ModelRef } from "../registry/model-uri.js";
 import { badRequest } from "./errors.js";
 import type { InferenceService } from "./inference-service.js";
 import type { LoadedModel } from "./model-cache.js";
-import type { ResponseTensor, ResponseValue } from "./tensors.js";
+import { interpret, type Prediction } from "./predictions.js";
 
 export interface PredictRequest {
   /** One object per row: feature values by name, and/or the join keys to look the rest up by. */
@@ -24,14 +24,7 @@ export interface PredictRequest {
   id?: string;
 }
 
-export interface Prediction {
-  /** The class (its name when the package lists class names), or the regression value. */
-  label?: ResponseValue;
-  /** Probability per class, keyed by class name (or by class index without names). */
-  probabilities?: Record<string, number>;
-  /** A regression model's output. */
-  value?: number | number[];
-}
+export type { Prediction } from "./predictions.js";
 
 export interface PredictResponse {
   id: string;
@@ -160,41 +153,4 @@ function rowsOf(request: PredictRequest): Record<string, unknown>[] {
   if (rows.length === 0) throw badRequest("give at least one record");
   if (rows.length > MAX_PREDICT_ROWS) throw badRequest(`at most ${MAX_PREDICT_ROWS} records per request (got ${rows.length})`);
   return rows;
-}
-
-/** Label, probabilities and regression values from the model's outputs. */
-function interpret(outputs: ResponseTensor[], n: number, classNames: readonly string[] | undefined): Prediction[] {
-  const isRows = (t: ResponseTensor) => t.shape[0] === n;
-  const labelOut =
-    outputs.find((t) => /label/i.test(t.name) && isRows(t)) ??
-    outputs.find((t) => (t.datatype.startsWith("INT") || t.datatype === "BYTES") && isRows(t) && (t.shape.length === 1 || t.shape[1] === 1));
-  const probOut =
-    outputs.find((t) => /prob/i.test(t.name) && isRows(t) && t.shape.length === 2) ??
-    outputs.find((t) => t !== labelOut && t.datatype.startsWith("FP") && isRows(t) && t.shape.length === 2 && (t.shape[1] ?? 0) >= 2 && labelOut !== undefined);
-  const valueOut = labelOut === undefined && probOut === undefined ? outputs.find((t) => t.datatype.startsWith("FP") && isRows(t)) : undefined;
-  const name = (k: number): string => classNames?.[k] ?? String(k);
-  return Array.from({ length: n }, (_, i) => {
-    const p: Prediction = {};
-    if (probOut !== undefined) {
-      const c = probOut.shape[1] as number;
-      const probs: Record<string, number> = {};
-      for (let k = 0; k < c; k++) probs[name(k)] = Number(probOut.data[i * c + k]);
-      p.probabilities = probs;
-      if (labelOut === undefined) {
-        let best = 0;
-        for (let k = 1; k < c; k++) if (Number(probOut.data[i * c + k]) > Number(probOut.data[i * c + best])) best = k;
-        p.label = name(best);
-      }
-    }
-    if (labelOut !== undefined) {
-      const raw = labelOut.data[i] as ResponseValue;
-      p.label = typeof raw === "number" && classNames !== undefined && Number.isInteger(raw) && raw >= 0 && raw < classNames.length ? (classNames[raw] as string) : raw;
-    }
-    if (valueOut !== undefined) {
-      const width = valueOut.shape.length === 2 ? (valueOut.shape[1] as number) : 1;
-      const vals = Array.from({ length: width }, (_, k) => Number(valueOut.data[i * width + k]));
-      p.value = width === 1 ? (vals[0] as number) : vals;
-    }
-    return p;
-  });
 }

@@ -1,0 +1,282 @@
+/**
+ * The inference log on real files: rows encoded from tensors, group commit, a bounded queue that
+ * drops and counts, rolling into hourly Parquet that DuckDB reads, recovery of a crashed writer's
+ * segments (torn tail skipped, nothing duplicated), labels joined with the latest one winning,
+ * and the stream sink on the in-process bus.
+ */
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, test } from "vitest";
+import { OfflineDb, quoteLiteral } from "../../storage/offline/duckdb.js";
+import { discardMemoryBroker } from "../../storage/stream/memory/memory-stream-bus.js";
+import { openStreamBus } from "../../storage/stream/open.js";
+import { tempDir } from "../../../test/helpers/backends.js";
+import { InferenceLog } from "./inference-log.js";
+import { encodeEntry, type InferenceLogEntry } from "./log-record.js";
+import { HOST, segmentFileName } from "./segment-files.js";
+import { SegmentLog } from "./segment-log.js";
+import { logSampleRateOf } from "./sampling.js";
+
+const HOUR = 3_600_000;
+const T0 = Date.parse("2024-05-01T10:15:00Z");
+const FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
+const CLASSES = ["setosa", "versicolor", "virginica"];
+
+/** An iris-like entry: `rows` rows of 4 float32 features, int64 labels and [rows, 3] probabilities. */
+function irisEntry(id: string, rows: number, time = T0, model = "iris"): InferenceLogEntry {
+  const x = new Float32Array(rows * 4).map((_, k) => 5.1 + k / 10);
+  const label = new BigInt64Array(rows).map((_, i) => BigInt(i % 3));
+  const probs = new Float32Array(rows * 3).map((_, k) => (k % 3 === 0 ? 0.8 : 0.1));
+  return {
+    requestId: id,
+    protocol: "v2",
+    time,
+    latencyMs: 1.25,
+    model,
+    version: "1",
+    features: FEATURES,
+    classNames: CLASSES,
+    inputs: { float_input: { type: "float32", data: x, dims: [rows, 4] } },
+    outputs: [
+      ["label", { type: "int64", dims: [rows], data: label }],
+      ["probabilities", { type: "float32", dims: [rows, 3], data: probs }],
+    ],
+  };
+}
+
+const dirs: { remove(): void }[] = [];
+const logs: InferenceLog[] = [];
+afterEach(async () => {
+  for (const l of logs.splice(0)) await l.close();
+  for (const d of dirs.splice(0)) d.remove();
+});
+
+function newDir(): string {
+  const d = tempDir("flywheel-ilog-");
+  dirs.push(d);
+  return d.path;
+}
+
+async function openLog(dir: string, options: Parameters<typeof InferenceLog.open>[1] = {}): Promise<InferenceLog> {
+  const log = await InferenceLog.open(dir, options);
+  logs.push(log);
+  return log;
+}
+
+function segmentLines(dir: string): string[] {
+  const segs = join(dir, "inference-log", "segments");
+  if (!existsSync(segs)) return [];
+  return readdirSync(segs).flatMap((f) => readFileSync(join(segs, f), "utf8").split("\n").filter((l) => l !== ""));
+}
+
+describe("log rows", () => {
+  test("one row per input row: features by name, short float32 values, class names, probabilities, raw outputs", () => {
+    const lines = encodeEntry(irisEntry("r1", 2)).trimEnd().split("\n").map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toEqual({
+      request_id: "r1",
+      row: 0,
+      ts: "2024-05-01T10:15:00.000Z",
+      model: "iris",
+      version: "1",
+      protocol: "v2",
+      latency_ms: 1.25,
+      "input.sepal_length": 5.1,
+      "input.sepal_width": 5.2,
+      "input.petal_length": 5.3,
+      "input.petal_width": 5.4,
+      prediction: "setosa",
+      "proba.setosa": 0.8,
+      "proba.versicolor": 0.1,
+      "proba.virginica": 0.1,
+      "output.label": 0,
+      "output.probabilities": [0.8, 0.1, 0.1],
+    });
+    expect(lines[1]).toMatchObject({ row: 1, "input.sepal_length": 5.5, prediction: "versicolor", "output.label": 1 });
+  });
+
+  test("without a feature list: tensor names, lists for wider rows; NaN as null, big int64 as strings, booleans", () => {
+    const e: InferenceLogEntry = {
+      requestId: "r2",
+      protocol: "v1",
+      time: T0,
+      latencyMs: 0.5,
+      model: "m",
+      version: "3",
+      inputs: {
+        x: { type: "float64", data: new Float64Array([1.5, Number.NaN, 3, 4]), dims: [2, 2] },
+        id: { type: "int64", data: new BigInt64Array([2n ** 60n, 7n]), dims: [2] },
+        flag: { type: "bool", data: new Uint8Array([1, 0]), dims: [2, 1] },
+      },
+      outputs: [["variable", { type: "float32", dims: [2, 1], data: new Float32Array([0.25, Number.POSITIVE_INFINITY]) }]],
+    };
+    const [a, b] = encodeEntry(e).trimEnd().split("\n").map((l) => JSON.parse(l));
+    expect(a).toMatchObject({ "input.x": [1.5, null], "input.id": "1152921504606846976", "input.flag": true, prediction: 0.25, "output.variable": 0.25 });
+    expect(b).toMatchObject({ "input.x": [3, 4], "input.id": 7, "input.flag": false, prediction: null, "output.variable": null });
+  });
+
+  test("the sample-rate tag: a number from 0 to 1, anything else is the default 1", () => {
+    const rate = (value: string | undefined) => logSampleRateOf(value === undefined ? [] : [{ key: "flywheel.log.sample_rate", value }]);
+    expect(rate(undefined)).toBe(1);
+    expect(rate("0")).toBe(0);
+    expect(rate(" 0.25 ")).toBe(0.25);
+    expect(rate("1e-2")).toBe(0.01);
+    for (const bad of ["", "-0.5", "1.5", "abc", "NaN", "Infinity", "0x1"]) expect(rate(bad), bad).toBe(1);
+  });
+});
+
+describe("segments with group commit", () => {
+  test("records offered together are written by one fsync'd group; append resolves once durable", async () => {
+    const dir = newDir();
+    const groups: number[] = [];
+    const seg = new SegmentLog<string>({ dir, groupCommitMs: 20, onWritten: (n) => groups.push(n) }, (s) => `${s}\n`);
+    for (let i = 0; i < 5; i++) expect(seg.offer(JSON.stringify({ i }), 1)).toBe(true);
+    expect(seg.backlog).toBe(5);
+    await seg.append(JSON.stringify({ i: 5 }), 1);
+    expect(groups).toEqual([6]);
+    const path = seg.currentPath as string;
+    expect(readFileSync(path, "utf8").trimEnd().split("\n")).toHaveLength(6);
+    await seg.close();
+    expect(seg.written).toBe(6);
+  });
+
+  test("a full queue drops and counts, and append is refused rather than waiting", async () => {
+    const dir = newDir();
+    const dropped: [number, string][] = [];
+    const seg = new SegmentLog<string>({ dir, groupCommitMs: 1000, groupCommitRecords: 100, capacity: 3, onDropped: (n, r) => dropped.push([n, r]) }, (s) => `${s}\n`);
+    expect(seg.offer("1", 1)).toBe(true);
+    expect(seg.offer("2", 2)).toBe(true);
+    expect(seg.offer("3", 1)).toBe(false);
+    await expect(seg.append("4", 1)).rejects.toThrow(/queue is full/);
+    expect(dropped).toEqual([[1, "queue_full"]]);
+    await seg.close();
+    expect(seg.written).toBe(3);
+    expect(seg.offer("5", 1)).toBe(false);
+    expect(dropped.at(-1)).toEqual([1, "closed"]);
+  });
+
+  test("a segment is sealed when it is full, and when the UTC hour changes", async () => {
+    const dir = newDir();
+    let now = T0;
+    const sealed: string[] = [];
+    const seg = new SegmentLog<string>({ dir, maxSegmentBytes: 64, now: () => now, onSealed: (p) => sealed.push(p) }, (s) => `${s}\n`);
+    await seg.append("x".repeat(40), 1);
+    await seg.append("y".repeat(40), 1);
+    expect(sealed).toHaveLength(1);
+    now += HOUR;
+    await seg.append("z", 1);
+    expect(sealed).toHaveLength(2);
+    await seg.close();
+    expect(sealed).toHaveLength(3);
+    expect(sealed.map((p) => readFileSync(p, "utf8"))).toEqual([`${"x".repeat(40)}\n`, `${"y".repeat(40)}\n`, "z\n"]);
+  });
+});
+
+describe("rolling into Parquet and reading back", () => {
+  test("hourly partitions per model, read by a DuckDB glob; the reader joins the latest label", async () => {
+    const dir = newDir();
+    const log = await openLog(dir);
+    log.offer(irisEntry("a", 2, T0));
+    log.offer(irisEntry("b", 1, T0 + HOUR));
+    log.offer(irisEntry("c", 1, T0, "other.model"));
+    await log.flush();
+    expect(segmentLines(dir)).toHaveLength(4);
+    // Before rolling, the reader reads the segments.
+    expect((await log.reader.records({ model: "iris" })).map((r) => `${r.request_id}/${r.row}`)).toEqual(["b/0", "a/0", "a/1"]);
+
+    const files = await log.roll();
+    expect(files.map((f) => f.slice(dir.length + 1).replace(/[^/]+\.parquet$/, "*.parquet")).sort()).toEqual([
+      "inference-log/parquet/model=iris/date=2024-05-01/hour=10/*.parquet",
+      "inference-log/parquet/model=iris/date=2024-05-01/hour=11/*.parquet",
+      "inference-log/parquet/model=other%2Emodel/date=2024-05-01/hour=10/*.parquet",
+    ]);
+    expect(segmentLines(dir)).toEqual([]);
+    const db = await OfflineDb.open();
+    try {
+      const glob = join(dir, "inference-log/parquet/model=iris/*/*/*.parquet");
+      const rows = await db.query(`SELECT request_id, "row", "input.petal_width" AS pw, prediction, "proba.setosa" AS p FROM read_parquet(${quoteLiteral(glob)}) ORDER BY ts, request_id, "row"`);
+      expect(rows).toEqual([
+        { request_id: "a", row: 0, pw: 5.4, prediction: "setosa", p: 0.8 },
+        { request_id: "a", row: 1, pw: 5.8, prediction: "versicolor", p: 0.8 },
+        { request_id: "b", row: 0, pw: 5.4, prediction: "setosa", p: 0.8 },
+      ]);
+      const types = await db.describe(`read_parquet(${quoteLiteral(glob)})`);
+      expect(types.find((c) => c.name === "ts")?.type).toBe("TIMESTAMP WITH TIME ZONE");
+      expect(types.find((c) => c.name === "output.probabilities")?.type).toBe("DOUBLE[]");
+    } finally {
+      db.close();
+    }
+
+    await log.addLabels([{ request_id: "a", label: "virginica" }, { request_id: "a", row: 1, label: "versicolor" }]);
+    await log.addLabels([{ request_id: "a", label: "setosa", timestamp: T0 + 5 * 60_000 }]);
+    const db2 = await OfflineDb.open();
+    try {
+      const window = await log.reader.load(db2, { model: "iris", since: new Date(T0), until: new Date(T0 + HOUR) });
+      expect(window.rows).toBe(2);
+      expect(await db2.query(`SELECT request_id, "row", label, label_ts FROM inference_window ORDER BY "row"`)).toEqual([
+        { request_id: "a", row: 0, label: "setosa", label_ts: new Date(T0 + 5 * 60_000) },
+        { request_id: "a", row: 1, label: "versicolor", label_ts: expect.any(Date) },
+      ]);
+    } finally {
+      db2.close();
+    }
+    // Labels rolled into Parquet join the same way.
+    await log.roll();
+    const records = await log.reader.records({ model: "iris", version: "1" });
+    expect(records.map((r) => [r.request_id, r.row, r.label ?? null])).toEqual([["b", 0, null], ["a", 0, "setosa"], ["a", 1, "versicolor"]]);
+    expect(records[1]).toMatchObject({ inputs: { sepal_length: 5.1 }, probabilities: { setosa: 0.8 }, outputs: { label: 0 }, protocol: "v2" });
+  });
+
+  test("a crashed writer's segment: its torn tail is skipped, and a roll repeated after a crash duplicates nothing", async () => {
+    const dir = newDir();
+    const segs = join(dir, "inference-log", "segments");
+    mkdirSync(segs, { recursive: true });
+    // A writer on this host whose process is gone left two whole rows and half of a third.
+    const dead = join(segs, segmentFileName("deadbeef", 1).replace(`_${process.pid}_`, "_999999999_"));
+    const text = encodeEntry(irisEntry("x", 2)) + encodeEntry(irisEntry("y", 1)).slice(0, 50);
+    writeFileSync(dead, text);
+    expect(dead).toContain(`${HOST}_999999999_`);
+    const keep = join(dir, "copy.ndjson");
+    copyFileSync(dead, keep);
+
+    const log = await openLog(dir);
+    await log.roll();
+    expect(existsSync(dead)).toBe(false);
+    expect((await log.reader.records({ model: "iris" })).map((r) => `${r.request_id}/${r.row}`).sort()).toEqual(["x/0", "x/1"]);
+
+    // A crash after the Parquet file was in place but before the segment was removed: rolled again, same file.
+    copyFileSync(keep, dead);
+    appendFileSync(dead, "");
+    expect((await log.reader.records({ model: "iris" })).map((r) => `${r.request_id}/${r.row}`).sort()).toEqual(["x/0", "x/1"]);
+    const files = await log.roll();
+    expect(files).toHaveLength(1);
+    expect((await log.reader.records({ model: "iris" })).map((r) => `${r.request_id}/${r.row}`).sort()).toEqual(["x/0", "x/1"]);
+  });
+});
+
+describe("stream sink", () => {
+  test("every row is published to flywheel.<project>.inference.<model> on the in-process bus", async () => {
+    const dir = newDir();
+    const uri = `memory://ilog_${Date.now()}`;
+    const bus = await openStreamBus(uri);
+    try {
+      const log = await openLog(dir, { bus, project: "demo" });
+      log.offer(irisEntry("s1", 2, T0, "churn.v2"));
+      await log.flush();
+      expect(log.stats().stream).toEqual({ published: 2, dropped: 0, backlog: 0 });
+      const seen: { subject: string; body: any; msgId: string | undefined }[] = [];
+      const sub = await bus.consume("FLYWHEEL_INFERENCE_demo", "test", { batch: 10 }, async (msgs) => {
+        for (const m of msgs) seen.push({ subject: m.subject, body: m.json(), msgId: m.msgId });
+      });
+      while (seen.length < 2) await new Promise((r) => setTimeout(r, 5));
+      await sub.stop();
+      expect(seen.map((s) => [s.subject, s.msgId, s.body.request_id, s.body.row])).toEqual([
+        ["flywheel.demo.inference.churn~2Ev2", "s1:0", "s1", 0],
+        ["flywheel.demo.inference.churn~2Ev2", "s1:1", "s1", 1],
+      ]);
+    } finally {
+      await bus.close();
+      discardMemoryBroker(uri.slice("memory://".length));
+    }
+  });
+});

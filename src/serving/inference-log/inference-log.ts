@@ -1,0 +1,259 @@
+/**
+ * The inference log and its labels, on local files: each served prediction is offered to a
+ * bounded queue (never waiting: a full queue drops and counts), written to durable NDJSON segments
+ * with group commit, optionally published to the stream bus, and rolled into hourly Parquet
+ * partitions that DuckDB queries. Labels posted later are stored the same way and joined by the
+ * reader (see reader.ts).
+ *
+ * Layout under the data directory:
+ *   inference-log/segments/<host>_<pid>_<token>_<seq>.ndjson
+ *   inference-log/parquet/model=<name>/date=YYYY-MM-DD/hour=HH/<segment>.parquet
+ *   labels/segments/...ndjson, labels/parquet/date=YYYY-MM-DD/hour=HH/<segment>.parquet
+ */
+import { join } from "node:path";
+import type { Logger } from "../../core/logger.js";
+import { OfflineDb } from "../../storage/offline/duckdb.js";
+import type { StreamBus } from "../../storage/stream/stream-bus.js";
+import { LABEL_COLUMNS, encodeLabels, type LabelInput } from "./labels.js";
+import { CORE_COLUMNS, encodeEntry, entryRows, type InferenceLogEntry } from "./log-record.js";
+import { InferenceLogReader, logPaths, type LogPaths } from "./reader.js";
+import { rollSegment, type RollSpec } from "./roller.js";
+import { isAbandoned, listSegments, parseSegmentName } from "./segment-files.js";
+import { SegmentLog, type DropReason } from "./segment-log.js";
+import { StreamSink, inferenceStreamNames, type SinkRecord } from "./stream-sink.js";
+
+export interface InferenceLogOptions {
+  /** Longest a record waits before its group is fsync'd; default 10 ms. */
+  groupCommitMs?: number;
+  /** A group is written at once when it holds this many rows; default 1000. */
+  groupCommitRecords?: number;
+  /** Most rows waiting to be written before new ones are dropped; default 100 000. */
+  capacity?: number;
+  /** Segments are sealed (then rolled into Parquet) at this size, at this age, and when the UTC hour changes. */
+  maxSegmentBytes?: number;
+  maxSegmentAgeMs?: number;
+  /** How often sealed and abandoned segments are looked for and rolled; default 60 s. */
+  rollIntervalMs?: number;
+  /** Also publish every row to this bus, as `flywheel.<project>.inference.<model>`. */
+  bus?: StreamBus;
+  /** The feature-store project, which names the stream subjects; default "default". */
+  project?: string;
+  /** Rows waiting to be published to the bus; default 100 000. */
+  streamCapacity?: number;
+  logger?: Logger;
+}
+
+/** What the log reports to metrics as it goes. */
+export interface InferenceLogEvents {
+  /** Inference rows made durable. */
+  written(rows: number): void;
+  /** Rows dropped: from the local log (queue_full, encode_error, write_error, closed) or from the stream sink (stream). */
+  dropped(rows: number, reason: DropReason | "stream"): void;
+  labelsWritten(labels: number): void;
+  published(rows: number): void;
+}
+
+export interface InferenceLogStats {
+  written: number;
+  dropped: number;
+  backlog: number;
+  labelsWritten: number;
+  stream?: { published: number; dropped: number; backlog: number };
+}
+
+const ROLL_THREADS = 1;
+
+export class InferenceLog {
+  readonly paths: LogPaths;
+  readonly reader: InferenceLogReader;
+  private readonly events = new Set<InferenceLogEvents>();
+  private readonly log: SegmentLog<InferenceLogEntry>;
+  private readonly labels: SegmentLog<readonly LabelInput[]>;
+  private sink: StreamSink | undefined;
+  private rolling: Promise<string[]> = Promise.resolve([]);
+  private rollDb: OfflineDb | undefined;
+  /** Told about every Parquet file written while an explicit roll() waits. */
+  private readonly rollWatchers = new Set<(files: string[]) => void>();
+  private readonly scanner: ReturnType<typeof setInterval>;
+  private closed = false;
+  labelsWritten = 0;
+
+  private constructor(
+    dataDir: string,
+    private readonly options: InferenceLogOptions,
+  ) {
+    this.paths = logPaths(dataDir);
+    this.reader = new InferenceLogReader(dataDir);
+    const logger = options.logger;
+    const onSealed = () => void this.rollQuietly();
+    this.log = new SegmentLog<InferenceLogEntry>(
+      {
+        dir: this.paths.inferenceSegments,
+        ...(options.groupCommitMs === undefined ? {} : { groupCommitMs: options.groupCommitMs }),
+        ...(options.groupCommitRecords === undefined ? {} : { groupCommitRecords: options.groupCommitRecords }),
+        ...(options.capacity === undefined ? {} : { capacity: options.capacity }),
+        ...(options.maxSegmentBytes === undefined ? {} : { maxSegmentBytes: options.maxSegmentBytes }),
+        ...(options.maxSegmentAgeMs === undefined ? {} : { maxSegmentAgeMs: options.maxSegmentAgeMs }),
+        onSealed,
+        onWritten: (n) => this.emit((e) => e.written(n)),
+        onDropped: (n, reason) => this.emit((e) => e.dropped(n, reason)),
+        ...(logger === undefined ? {} : { logger }),
+      },
+      (entry) => this.encode(entry),
+    );
+    this.labels = new SegmentLog<readonly LabelInput[]>(
+      {
+        dir: this.paths.labelSegments,
+        groupCommitMs: Math.min(options.groupCommitMs ?? 10, 10),
+        ...(options.maxSegmentAgeMs === undefined ? {} : { maxSegmentAgeMs: options.maxSegmentAgeMs }),
+        onSealed,
+        onWritten: (n) => {
+          this.labelsWritten += n;
+          this.emit((e) => e.labelsWritten(n));
+        },
+        ...(logger === undefined ? {} : { logger }),
+      },
+      encodeLabels,
+    );
+    this.scanner = setInterval(() => void this.rollQuietly(), options.rollIntervalMs ?? 60_000);
+    this.scanner.unref();
+  }
+
+  /**
+   * Opens the log in `dataDir`; segments left by a writer that is gone (a crash) are rolled into
+   * Parquet in the background.
+   * @example const log = await InferenceLog.open("./flywheel-data", { bus, project: "default" });
+   */
+  static async open(dataDir: string, options: InferenceLogOptions = {}): Promise<InferenceLog> {
+    const log = new InferenceLog(dataDir, options);
+    if (options.bus !== undefined) {
+      log.sink = await StreamSink.open(options.bus, inferenceStreamNames(options.project ?? "default"), {
+        ...(options.streamCapacity === undefined ? {} : { capacity: options.streamCapacity }),
+        onPublished: (n) => log.emit((e) => e.published(n)),
+        onDropped: (n) => log.emit((e) => e.dropped(n, "stream")),
+        ...(options.logger === undefined ? {} : { logger: options.logger }),
+      });
+    }
+    void log.rollQuietly();
+    return log;
+  }
+
+  /** Queues one served request's rows; false when they were dropped (queue full or log closed). Never waits. */
+  offer(entry: InferenceLogEntry): boolean {
+    return this.log.offer(entry, Math.max(1, entryRows(entry)));
+  }
+
+  /** Stores labels; resolves once they are durable. */
+  addLabels(labels: readonly LabelInput[]): Promise<void> {
+    return this.labels.append(labels, labels.length);
+  }
+
+  /** Rows waiting to be written (and, with a stream, to be published). */
+  get backlog(): number {
+    return this.log.backlog + (this.sink?.backlog ?? 0);
+  }
+
+  stats(): InferenceLogStats {
+    return {
+      written: this.log.written,
+      dropped: this.log.dropped + (this.sink?.dropped ?? 0),
+      backlog: this.backlog,
+      labelsWritten: this.labelsWritten,
+      ...(this.sink === undefined ? {} : { stream: { published: this.sink.published, dropped: this.sink.dropped, backlog: this.sink.backlog } }),
+    };
+  }
+
+  /** Reports to `events` until the returned function is called. */
+  subscribe(events: InferenceLogEvents): () => void {
+    this.events.add(events);
+    return () => {
+      this.events.delete(events);
+    };
+  }
+
+  /** Everything offered so far is durable (and published, with a stream) when this resolves. */
+  async flush(): Promise<void> {
+    await Promise.all([this.log.flush(), this.labels.flush()]);
+    await this.sink?.flush();
+  }
+
+  /** Seals the open segments and rolls every sealed or abandoned segment into Parquet; returns the files written. */
+  async roll(): Promise<string[]> {
+    const files: string[] = [];
+    const watch = (f: string[]) => void files.push(...f);
+    this.rollWatchers.add(watch);
+    try {
+      // Sealing starts rolls of its own; the one after them finds whatever they left.
+      await Promise.all([this.log.seal(), this.labels.seal()]);
+      await this.rollPending();
+      return files;
+    } finally {
+      this.rollWatchers.delete(watch);
+    }
+  }
+
+  /** Flushes, seals, rolls what this process wrote, and stops. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.scanner);
+    await Promise.all([this.log.close(), this.labels.close()]);
+    await this.sink?.flush();
+    try {
+      await this.rollPending();
+    } catch (e) {
+      this.options.logger?.warn({ err: e }, "inference log: rolling segments at shutdown failed; they are rolled at the next start");
+    }
+    this.rollDb?.close();
+    this.rollDb = undefined;
+  }
+
+  private emit(fn: (e: InferenceLogEvents) => void): void {
+    for (const e of this.events) fn(e);
+  }
+
+  private encode(entry: InferenceLogEntry): string {
+    const text = encodeEntry(entry);
+    if (this.sink !== undefined) {
+      const lines = text.split("\n");
+      const records: SinkRecord[] = [];
+      for (let i = 0; i < lines.length - 1; i++) records.push({ model: entry.model, msgId: `${entry.requestId}:${i}`, line: lines[i] as string });
+      this.sink.offer(records);
+    }
+    return text;
+  }
+
+  private rollQuietly(): Promise<void> {
+    return this.rollPending().then(
+      () => undefined,
+      (e: unknown) => this.options.logger?.warn({ err: e }, "inference log: rolling segments into Parquet failed; retrying later"),
+    );
+  }
+
+  /** Rolls sealed and abandoned segments, one roll at a time. */
+  private rollPending(): Promise<string[]> {
+    const next = this.rolling.catch(() => []).then(async () => {
+      const written: string[] = [];
+      const inference: RollSpec = { parquetRoot: this.paths.inferenceParquet, timeField: "ts", fixed: CORE_COLUMNS, byModel: true };
+      const labels: RollSpec = { parquetRoot: this.paths.labelParquet, timeField: "received", fixed: LABEL_COLUMNS, byModel: false, fixedOnly: true };
+      for (const [dir, log, spec] of [
+        [this.paths.inferenceSegments, this.log, inference],
+        [this.paths.labelSegments, this.labels, labels],
+      ] as const) {
+        for (const name of await listSegments(dir)) {
+          const path = join(dir, name);
+          if (path === log.currentPath) continue;
+          const owner = parseSegmentName(name);
+          if (owner === undefined || (owner.token !== log.token && !isAbandoned(owner))) continue;
+          this.rollDb ??= await OfflineDb.open({ threads: ROLL_THREADS, memoryLimit: "512MB" });
+          const files = await rollSegment(this.rollDb, path, spec);
+          for (const w of this.rollWatchers) w(files);
+          written.push(...files);
+        }
+      }
+      return written;
+    });
+    this.rolling = next;
+    return next;
+  }
+}
