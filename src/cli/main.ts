@@ -9,6 +9,7 @@ import { registerModelsCommand } from "./models.js";
 import { registerMonitorCommand } from "./monitor.js";
 import { registerPredictCommand } from "./predict.js";
 import { registerRunsCommand } from "./runs.js";
+import { registerScoreStreamCommand } from "./score-stream.js";
 import { registerServerCommand } from "./server.js";
 
 const program = new Command()
@@ -22,6 +23,7 @@ registerRunsCommand(program);
 registerModelsCommand(program);
 registerFeaturesCommand(program);
 registerPredictCommand(program);
+registerScoreStreamCommand(program);
 registerMonitorCommand(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
