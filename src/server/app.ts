@@ -24,6 +24,7 @@ import { inferencePlugin } from "./plugins/inference.js";
 import { lineagePlugin } from "./plugins/lineage.js";
 import { modelsPlugin } from "./plugins/models.js";
 import { predictPlugin } from "./plugins/predict.js";
+import { trafficPlugin } from "./plugins/traffic.js";
 import { mlflowRegistryPlugin } from "./plugins/mlflow-registry.js";
 import { mlflowRunsPlugin } from "./plugins/mlflow-runs.js";
 import { ApiRegistry } from "./route.js";
@@ -116,6 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await scope.register(modelsPlugin(registryService, registry));
       await scope.register(governancePlugin(registryService, registry));
       await scope.register(lineagePlugin(lineage, registry));
+      await scope.register(trafficPlugin(registryService, registry));
       if (deps.features !== undefined) await scope.register(featureDefinitionsPlugin(deps.features, registry));
       await scope.register(predictPlugin({ features: deps.features, metrics }, registry));
     },

@@ -6,6 +6,9 @@ import type { ModelRef } from "../registry/model-uri.js";
 import { Batcher, newBatchStats, type BatchStats } from "./batcher.js";
 import { encodeBinaryTensor } from "./binary-tensors.js";
 import { badRequest } from "./errors.js";
+import type { InferenceLogEntry, LogProtocol } from "./inference-log/log-record.js";
+import { sampled } from "./inference-log/sampling.js";
+import { chooseRoute, targetName, targetRef } from "./traffic.js";
 import type { LoadedModel, ModelCache, RuntimeTensor } from "./model-cache.js";
 import { rowsToInput, tensorRows } from "./rows.js";
 import { describeTensorSpec, outputDatatype, selectOutputs, toFeeds, toResponseTensor, type Datatype, type RequestTensor, type ResponseTensor, type ServingTensorSpec } from "./tensors.js";
@@ -24,6 +27,45 @@ export interface InferRequest {
   outputs?: RequestedOutput[];
   /** The default for outputs that do not say: every output as binary tensor data. */
   binaryOutputs?: boolean;
+  /** What the inference log records about the request (no logging without it). */
+  log?: LogContext;
+}
+
+/** A request as the inference log sees it; the service fills in what it learns on the way. */
+export interface LogContext {
+  requestId: string;
+  protocol: LogProtocol;
+  /** `performance.now()` when the request arrived. */
+  started: number;
+  /** The traffic route the request took, when the model's policy routed it. */
+  arm?: string;
+  /** Features the predict API read from the online store. */
+  featuresFromStore?: string[];
+}
+
+/** Where a request's headers are read from, for sticky routing. */
+export interface RoutingContext {
+  header(name: string): string | undefined;
+}
+
+/** Which version a request went to, by which route, and which shadows get a copy. */
+export interface RouteChoice {
+  ref: ModelRef;
+  /** The route taken (`"3"` or `"@champion"`), when the model has a traffic policy and the request named the model alone. */
+  route: string | undefined;
+  shadows: ModelRef[];
+}
+
+/** What a shadow run did; its answer is never returned to the caller. */
+export interface ShadowObservation {
+  model: string;
+  /** The shadow target (`"4"` or `"@candidate"`) and the version it resolved to, when it did. */
+  target: string;
+  version: string | undefined;
+  ok: boolean;
+  seconds: number;
+  error?: string;
+  outputs?: ResponseTensor[];
 }
 
 /** An output sent as binary tensor data: its header names the size, the bytes follow the JSON. */
@@ -45,6 +87,8 @@ export interface InferResponse {
 export interface InferResult {
   response: InferResponse;
   binary: Buffer[];
+  /** The traffic route taken, when the model's policy routed the request. */
+  route?: string;
 }
 
 export interface ModelMetadata {
@@ -71,8 +115,58 @@ export class InferenceService {
   private readonly batchers = new WeakMap<LoadedModel, Batcher>();
   /** What adaptive batching has done, over every model. */
   readonly batchStats: BatchStats = newBatchStats();
+  /** Told about every shadow run (metrics, the inference log). */
+  onShadow: ((o: ShadowObservation) => void) | undefined;
+  /** Shadow runs started and not yet finished (tests wait for them). */
+  private readonly shadowsInFlight = new Set<Promise<void>>();
+
+  /** Where served requests are logged (sampled per model); none: nothing is logged. */
+  inferenceLog: { offer(entry: InferenceLogEntry): boolean } | undefined;
 
   constructor(readonly models: ModelCache) {}
+
+  /**
+   * The version a request goes to. A request that names the model alone follows the model's
+   * traffic policy, if it has one (weighted, or sticky on a header); anything else goes where it
+   * points.
+   */
+  async route(ref: ModelRef, ctx?: RoutingContext): Promise<RouteChoice> {
+    if (ref.kind !== "latest") return { ref, route: undefined, shadows: [] };
+    // A model that cannot be read has no policy; resolving it gives the usual answer (404, 400).
+    const traffic = await this.models.settingsFor(ref.name).then(
+      (s) => s.traffic,
+      () => undefined,
+    );
+    if (traffic === undefined) return { ref, route: undefined, shadows: [] };
+    const key = traffic.stickyHeader === undefined ? undefined : ctx?.header(traffic.stickyHeader);
+    const chosen = chooseRoute(traffic, key === "" ? undefined : key);
+    return { ref: targetRef(ref.name, chosen.target), route: targetName(chosen.target), shadows: traffic.shadows.map((t) => targetRef(ref.name, t)) };
+  }
+
+  /** Sends copies of `inputs` to the shadow targets, in the background; failures are only reported. */
+  private shadow(model: string, shadows: readonly ModelRef[], inputs: RequestTensor[]): void {
+    for (const ref of shadows) {
+      const target = ref.kind === "alias" ? `@${ref.alias}` : ref.kind === "version" ? ref.version : ref.kind;
+      const started = performance.now();
+      let version: string | undefined;
+      const p = this.models
+        .use(ref, async (m) => {
+          version = m.version;
+          return (await this.run(m, inputs, undefined)).map(([name, t]) => toResponseTensor(name, t));
+        })
+        .then(
+          (outputs) => this.onShadow?.({ model, target, version, ok: true, seconds: (performance.now() - started) / 1000, outputs }),
+          (e: unknown) => this.onShadow?.({ model, target, version, ok: false, seconds: (performance.now() - started) / 1000, error: e instanceof Error ? e.message : String(e) }),
+        )
+        .finally(() => this.shadowsInFlight.delete(p));
+      this.shadowsInFlight.add(p);
+    }
+  }
+
+  /** Resolves when every shadow run started so far has finished. */
+  async shadowsSettled(): Promise<void> {
+    await Promise.all([...this.shadowsInFlight]);
+  }
 
   async metadata(ref: ModelRef): Promise<ModelMetadata> {
     return this.models.use(ref, async (m) => ({
@@ -89,9 +183,17 @@ export class InferenceService {
     return this.models.use(ref, async (m) => ({ name: m.name, ready: true as const }));
   }
 
-  async infer(ref: ModelRef, request: InferRequest): Promise<InferResult> {
+  async infer(ref: ModelRef, request: InferRequest, ctx?: RoutingContext): Promise<InferResult> {
+    const choice = await this.route(ref, ctx);
+    if (request.log !== undefined && choice.route !== undefined) request.log.arm = choice.route;
+    const result = await this.inferAt(choice.ref, request);
+    if (choice.shadows.length > 0) this.shadow(ref.name, choice.shadows, request.inputs);
+    return choice.route === undefined ? result : { ...result, route: choice.route };
+  }
+
+  private async inferAt(ref: ModelRef, request: InferRequest): Promise<InferResult> {
     return this.models.use(ref, async (m) => {
-      const results = await this.run(m, request.inputs, request.outputs);
+      const results = await this.run(m, request.inputs, request.outputs, request.log);
       const asBinary = new Map((request.outputs ?? []).map((o) => [o.name, o.binary]));
       const binary: Buffer[] = [];
       const outputs = results.map(([name, t]): ResponseTensor | BinaryResponseTensor => {
@@ -109,42 +211,66 @@ export class InferenceService {
    * V1: `instances` are rows of the model's single input; `predictions` are rows of its output,
    * or one object per row keyed by output name when the model has several outputs.
    */
-  async predict(ref: ModelRef, instances: unknown): Promise<{ predictions: unknown[] }> {
-    return this.models.use(ref, async (m) => {
+  async predict(ref: ModelRef, instances: unknown, ctx?: RoutingContext, log?: LogContext): Promise<{ predictions: unknown[]; version: string; route?: string }> {
+    const choice = await this.route(ref, ctx);
+    if (log !== undefined && choice.route !== undefined) log.arm = choice.route;
+    return this.models.use(choice.ref, async (m) => {
       const [spec, ...more] = m.signature.inputs;
       if (spec === undefined || more.length > 0) {
         throw badRequest(`model '${m.name}' takes ${m.signature.inputs.length} inputs (${m.signature.inputs.map(describeTensorSpec).join(", ")}); V1 predict feeds a single input, use the V2 infer endpoint`);
       }
       const input = rowsToInput(instances, spec);
-      const outputs = (await this.run(m, [input], undefined)).map(([name, t]) => toResponseTensor(name, t));
+      const outputs = (await this.run(m, [input], undefined, log)).map(([name, t]) => toResponseTensor(name, t));
+      if (choice.shadows.length > 0) this.shadow(ref.name, choice.shadows, [input]);
       const n = input.shape[0] as number;
       const rows = outputs.map((o) => tensorRows(o, n));
       const [only] = rows;
-      if (only !== undefined && rows.length === 1) return { predictions: only };
+      const route = choice.route === undefined ? {} : { route: choice.route };
+      if (only !== undefined && rows.length === 1) return { predictions: only, version: m.version, ...route };
       const predictions = Array.from({ length: n }, (_, i) => Object.fromEntries(outputs.map((o, k) => [o.name, rows[k]?.[i]])));
-      return { predictions };
+      return { predictions, version: m.version, ...route };
     });
   }
 
   /**
    * Runs `fn` with the version a reference points at now, and a runner that feeds it inputs (with
    * adaptive batching when the model has it) and answers every output as a response tensor.
+   * With `log`, each run is offered to the inference log.
    */
-  async withModel<T>(ref: ModelRef, fn: (m: LoadedModel, run: (inputs: RequestTensor[]) => Promise<ResponseTensor[]>) => Promise<T>): Promise<T> {
-    return this.models.use(ref, (m) => fn(m, async (inputs) => (await this.run(m, inputs, undefined)).map(([name, t]) => toResponseTensor(name, t))));
+  async withModel<T>(ref: ModelRef, fn: (m: LoadedModel, run: (inputs: RequestTensor[]) => Promise<ResponseTensor[]>) => Promise<T>, log?: LogContext): Promise<T> {
+    return this.models.use(ref, (m) => fn(m, async (inputs) => (await this.run(m, inputs, undefined, log)).map(([name, t]) => toResponseTensor(name, t))));
   }
 
   /**
    * The outputs to answer with, in order, as the runtime returned them. With batching on for the
    * model, and every input and output of its signature batched along a variable first dimension,
    * the request goes through the version's batcher and may share a run with concurrent requests.
+   * A run with a log context is offered to the inference log when the model's sample rate keeps it.
    */
-  private async run(m: LoadedModel, inputs: RequestTensor[], requested: readonly { name: string }[] | undefined): Promise<[string, RuntimeTensor][]> {
+  private async run(m: LoadedModel, inputs: RequestTensor[], requested: readonly { name: string }[] | undefined, log?: LogContext): Promise<[string, RuntimeTensor][]> {
     const feeds = toFeeds(inputs, m.signature);
     const names = selectOutputs(requested, m.signature);
-    const { batching } = await this.models.settingsFor(m.name);
-    if (batching === undefined || !batchable(m)) return this.pick(names, await m.run(feeds, names));
-    return this.pick(names, await this.batcherOf(m).submit(feeds, names, batching));
+    const { batching, logSampleRate } = await this.models.settingsFor(m.name);
+    const outputs = this.pick(names, batching === undefined || !batchable(m) ? await m.run(feeds, names) : await this.batcherOf(m).submit(feeds, names, batching));
+    if (log !== undefined && this.inferenceLog !== undefined && sampled(logSampleRate)) {
+      // References only: the row encoding happens later, off the request's path.
+      const now = performance.now();
+      this.inferenceLog.offer({
+        requestId: log.requestId,
+        protocol: log.protocol,
+        time: Date.now() - (now - log.started),
+        latencyMs: now - log.started,
+        model: m.name,
+        version: m.version,
+        features: m.flywheel?.features,
+        classNames: m.flywheel?.classNames,
+        inputs: feeds,
+        outputs,
+        arm: log.arm,
+        featuresFromStore: log.featuresFromStore,
+      });
+    }
+    return outputs;
   }
 
   private pick(names: readonly string[], results: Record<string, RuntimeTensor>): [string, RuntimeTensor][] {

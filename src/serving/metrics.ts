@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics for the model server, in the text exposition format at `GET /metrics`:
  * inference requests by model, version, protocol and status; end-to-end and ONNX Runtime
- * latencies; sessions held; and the process metrics prom-client collects, all prefixed
+ * latencies; sessions held; the batch queue depth; the inference log's backlog, writes and drops;
+ * and the process metrics prom-client collects, all prefixed
  * `flywheel_`. Each app owns its registry (never prom-client's global one), so several servers in
  * one process keep separate counts.
  *
@@ -11,6 +12,7 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { ModelRef } from "../registry/model-uri.js";
+import type { InferenceLogEvents } from "./inference-log/inference-log.js";
 import { ModelCache, type LoadedModel } from "./model-cache.js";
 
 export type InferenceProtocol = "v2" | "v1" | "predict";
@@ -38,7 +40,15 @@ export class ServingMetrics {
   private readonly requestDuration: Histogram<"model" | "protocol">;
   private readonly runtimeDuration: Histogram<"model">;
   private readonly lookupDuration: Histogram<"model">;
+  private readonly routed: Counter<"model" | "route">;
+  private readonly shadowRuns: Counter<"model" | "target" | "outcome">;
   private readonly sessionCounts = new Set<() => number>();
+  private readonly logBacklogs = new Set<() => number>();
+  private readonly batchQueues = new Set<() => number>();
+  private readonly logWritten: Counter;
+  private readonly logDropped: Counter<"reason">;
+  private readonly logPublished: Counter;
+  private readonly labelsWritten: Counter;
 
   constructor(options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -69,6 +79,18 @@ export class ServingMetrics {
       buckets: [...LATENCY_BUCKETS],
       registers,
     });
+    this.routed = new Counter({
+      name: "flywheel_traffic_routed_requests_total",
+      help: "Requests routed by a model's traffic policy, by model and route (version or @alias)",
+      labelNames: ["model", "route"],
+      registers,
+    });
+    this.shadowRuns = new Counter({
+      name: "flywheel_shadow_requests_total",
+      help: "Copies of routed requests run on shadow targets, by model, target and outcome (ok or error)",
+      labelNames: ["model", "target", "outcome"],
+      registers,
+    });
     const sessionCounts = this.sessionCounts;
     new Gauge({
       name: "flywheel_models_loaded",
@@ -78,6 +100,38 @@ export class ServingMetrics {
         let n = 0;
         for (const count of sessionCounts) n += count();
         this.set(n);
+      },
+    });
+    const sum = (fns: Set<() => number>) => {
+      let n = 0;
+      for (const f of fns) n += f();
+      return n;
+    };
+    const logBacklogs = this.logBacklogs;
+    new Gauge({
+      name: "flywheel_inference_log_backlog_records",
+      help: "Inference-log rows waiting in memory to be written (and published to the stream, when one is configured)",
+      registers,
+      collect() {
+        this.set(sum(logBacklogs));
+      },
+    });
+    this.logWritten = new Counter({ name: "flywheel_inference_log_records_written_total", help: "Inference-log rows written and fsync'd to local segments", registers });
+    this.logDropped = new Counter({
+      name: "flywheel_inference_log_records_dropped_total",
+      help: "Inference-log rows dropped, by reason: queue_full, encode_error, write_error, closed (local log) or stream (not published)",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.logPublished = new Counter({ name: "flywheel_inference_log_records_published_total", help: "Inference-log rows published to the stream bus", registers });
+    this.labelsWritten = new Counter({ name: "flywheel_labels_written_total", help: "Ground-truth labels stored (POST /api/v1/labels)", registers });
+    const batchQueues = this.batchQueues;
+    new Gauge({
+      name: "flywheel_batch_queue_depth",
+      help: "Requests waiting in adaptive batchers for companions",
+      registers,
+      collect() {
+        this.set(sum(batchQueues));
       },
     });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: "flywheel_" });
@@ -101,8 +155,40 @@ export class ServingMetrics {
     this.runtimeDuration.observe({ model }, seconds);
   }
 
+  observeRoute(model: string, route: string): void {
+    this.routed.inc({ model, route });
+  }
+
+  observeShadow(model: string, target: string, ok: boolean): void {
+    this.shadowRuns.inc({ model, target, outcome: ok ? "ok" : "error" });
+  }
+
   observeFeatureLookup(model: string, seconds: number): void {
     this.lookupDuration.observe({ model }, seconds);
+  }
+
+  /** Counts an inference log's backlog, writes and drops until the returned function is called. */
+  trackInferenceLog(log: { readonly backlog: number; subscribe(events: InferenceLogEvents): () => void }): () => void {
+    const backlog = () => log.backlog;
+    this.logBacklogs.add(backlog);
+    const unsubscribe = log.subscribe({
+      written: (n) => this.logWritten.inc(n),
+      dropped: (n, reason) => this.logDropped.inc({ reason }, n),
+      labelsWritten: (n) => this.labelsWritten.inc(n),
+      published: (n) => this.logPublished.inc(n),
+    });
+    return () => {
+      this.logBacklogs.delete(backlog);
+      unsubscribe();
+    };
+  }
+
+  /** Counts `depth()` into `flywheel_batch_queue_depth` until the returned function is called. */
+  trackBatchQueue(depth: () => number): () => void {
+    this.batchQueues.add(depth);
+    return () => {
+      this.batchQueues.delete(depth);
+    };
   }
 
   /** Counts `count()` into `flywheel_models_loaded` until the returned function is called. */

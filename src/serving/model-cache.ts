@@ -16,6 +16,8 @@ import { joinKey, safeRelativePath } from "../storage/artifacts/safe-path.js";
 import type { Tag } from "../storage/metadata/common.js";
 import type { ModelVersion } from "../storage/metadata/registry-store.js";
 import { batchConfigOf, type BatchConfig } from "./batcher.js";
+import { logSampleRateOf } from "./inference-log/sampling.js";
+import { trafficPolicyOf, type TrafficPolicy } from "./traffic.js";
 import { ServingError } from "./errors.js";
 import { datatypeOf, type RuntimeTensor, type ServingSignature, type ServingTensorSpec, type TensorValue } from "./tensors.js";
 
@@ -34,6 +36,10 @@ export interface ModelResolver {
 export interface ServingSettings {
   /** Adaptive batching (`flywheel.serving.max_batch_size`, `flywheel.serving.max_batch_time_ms`); undefined: off. */
   batching: BatchConfig | undefined;
+  /** The share of requests the inference log keeps (`flywheel.log.sample_rate`, 0 to 1); default 1. */
+  logSampleRate: number;
+  /** How requests naming the model alone are routed (`flywheel.serving.traffic`); undefined: to the latest version. */
+  traffic?: TrafficPolicy | undefined;
 }
 
 export type { RuntimeTensor } from "./tensors.js";
@@ -149,11 +155,11 @@ export class ModelCache {
    */
   async settingsFor(name: string): Promise<ServingSettings> {
     const getModel = this.registry.getModel?.bind(this.registry);
-    if (getModel === undefined) return { batching: undefined };
+    if (getModel === undefined) return { batching: undefined, logSampleRate: 1 };
     const now = Date.now();
     const hit = this.settings.get(name);
     if (hit !== undefined && now - hit.at < (this.options.settingsTtlMs ?? 1000)) return hit.value;
-    const value = getModel(name).then((m) => ({ batching: batchConfigOf(m.tags) }));
+    const value = getModel(name).then((m) => ({ batching: batchConfigOf(m.tags), traffic: trafficPolicyOf(m.tags), logSampleRate: logSampleRateOf(m.tags) }));
     const entry = { at: now, value };
     if (this.settings.size >= RESOLVED_CAP) this.settings.clear();
     this.settings.set(name, entry);

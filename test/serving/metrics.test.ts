@@ -100,8 +100,9 @@ describe("GET /metrics", () => {
     expect(total("iris", "", "v2", "400")).toBe(2);
     expect(total("iris", "", "v2", "404")).toBe(1);
     expect(total("unknown", "", "v2", "404")).toBe(2);
-    expect(total("iris", "", "v1", "200")).toBe(1);
-    expect(total("iris", "1", "v1", "200")).toBe(1);
+    // V1 answers do not name the version, but the metrics do: the version that answered.
+    expect(total("iris", "", "v1", "200")).toBeUndefined();
+    expect(total("iris", "1", "v1", "200")).toBe(2);
     expect(total("iris", "", "v1", "400")).toBe(1);
     expect(total("unknown", "", "v1", "404")).toBe(1);
     const counted = samples.filter((s) => s.name === "flywheel_inference_requests_total").reduce((n, s) => n + s.value, 0);

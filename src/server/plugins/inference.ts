@@ -12,7 +12,7 @@ import { VERSION } from "../../core/version.js";
 import type { RegistryService } from "../../registry/registry-service.js";
 import { BINARY_EXTENSION, HEADER_LENGTH_HEADER, binaryChoice, binaryInputParts, splitBody } from "../../serving/binary-tensors.js";
 import { ServingError } from "../../serving/errors.js";
-import { InferenceService, attachInferenceService } from "../../serving/inference-service.js";
+import { InferenceService, attachInferenceService, type RoutingContext } from "../../serving/inference-service.js";
 import { MeteredModelCache, meterInferenceRequests, type ServingMetrics } from "../../serving/metrics.js";
 import { modelRefOf } from "../../serving/model-ref.js";
 import type { ArtifactStore } from "../../storage/artifacts/artifact-store.js";
@@ -129,6 +129,19 @@ function parseV1Tail(req: FastifyRequest, predict: boolean): { model: string; ve
   return undefined;
 }
 
+/** The response header naming the traffic route a request took (`"3"` or `"@champion"`). */
+export const ROUTE_HEADER = "x-flywheel-route";
+
+/** Sticky routing reads the request's headers. */
+function routingOf(req: FastifyRequest): RoutingContext {
+  return {
+    header(name) {
+      const v = req.headers[name.toLowerCase()];
+      return Array.isArray(v) ? v[0] : v;
+    },
+  };
+}
+
 export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
   return async (app: FastifyInstance): Promise<void> => {
     const cache = new MeteredModelCache(deps.registry, deps.artifacts, { intraOpNumThreads: deps.intraOpNumThreads ?? 1 });
@@ -142,6 +155,7 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
       const untrack = metrics.trackSessions(() => cache.size);
       app.addHook("onClose", async () => untrack());
       served = meterInferenceRequests(app, metrics, deps.registry);
+      service.onShadow = (o) => metrics.observeShadow(o.model, o.target, o.ok);
     }
     inferenceBodies(app);
     app.setErrorHandler((error, req, reply) => {
@@ -174,7 +188,7 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
         async ({ input, req, reply }) => {
           const parts = binaryInputParts(input.inputs, binaryParts.get(req));
           const binaryOutputs = binaryChoice(input.parameters, "request");
-          const { response, binary } = await service.infer(modelRefOf(input.model, input.version), {
+          const { response, binary, route } = await service.infer(modelRefOf(input.model, input.version), {
             inputs: input.inputs.map((t, i) => {
               const part = parts[i];
               return { name: t.name, shape: t.shape, datatype: t.datatype, data: t.data, ...(part === undefined ? {} : { binary: part }) };
@@ -189,8 +203,12 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
                   }),
                 }),
             ...(binaryOutputs === undefined ? {} : { binaryOutputs }),
-          });
+          }, routingOf(req));
           served(req, response.model_name, response.model_version);
+          if (route !== undefined) {
+            void reply.header(ROUTE_HEADER, route);
+            metrics?.observeRoute(response.model_name, route);
+          }
           if (binary.length === 0) return response;
           const json = Buffer.from(JSON.stringify(response), "utf8");
           void reply.header("Inference-Header-Content-Length", String(json.length)).type("application/octet-stream");
@@ -206,7 +224,7 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
       const v = await deps.registry.resolve(modelRefOf(target.model, target.version));
       return { name: v.name, versions: [v.version], ready: v.status === "READY", status: v.status };
     });
-    app.post("/v1/models/*", async (req) => {
+    app.post("/v1/models/*", async (req, reply) => {
       const target = parseV1Tail(req, true);
       if (target === undefined) throw notFound(req);
       if ((binaryParts.get(req)?.length ?? 0) > 0) {
@@ -217,10 +235,13 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
         throw new ServingError(400, "the request body must be a JSON object with 'instances': a list of rows");
       }
       const ref = modelRefOf(target.model, target.version);
-      const answer = await service.predict(ref, (body as { instances: unknown }).instances);
-      // V1 answers do not name the version: known only when the path gave it.
-      served(req, ref.name, target.version ?? "");
-      return answer;
+      const answer = await service.predict(ref, (body as { instances: unknown }).instances, routingOf(req));
+      served(req, ref.name, answer.version);
+      if (answer.route !== undefined) {
+        void reply.header(ROUTE_HEADER, answer.route);
+        metrics?.observeRoute(ref.name, answer.route);
+      }
+      return { predictions: answer.predictions };
     });
     docs?.add({ method: "GET", path: "/v1/models/{model}", summary: "V1 model status", tag: TAG });
     docs?.add({ method: "POST", path: "/v1/models/{model}:predict", summary: "V1 predict: {instances} -> {predictions}", tag: TAG });
