@@ -41,7 +41,7 @@ const ALLOWED: Record<string, string[]> = {
   registry: ["core", "storage", "tracking", "models", "onnx", "features"],
   serving: ["core", "storage", "registry", "models", "onnx", "features"],
   features: ["core", "storage"],
-  monitoring: ["core", "stats", "storage", "data"],
+  monitoring: ["core", "stats", "storage", "data", "serving", "registry", "models"],
   client: ["core", "models", "onnx"],
   server: ["core", "storage", "tracking", "registry", "serving", "features", "monitoring"],
   cli: ["core", "client", "server", "storage", "tracking", "registry", "models", "onnx", "features", "serving", "monitoring", "data"],
