@@ -109,7 +109,10 @@ export function registerScoreStreamCommand(program: Command): Command {
     .option("--stream-uri <uri>", "the stream bus: nats://host:4222 (env FLYWHEEL_STREAM_URI, or streamUri in flywheel.yaml)")
     .option("--durable <name>", "the durable consumer: its position survives restarts (default: score-<model>-<alias|vN|latest|stage>)")
     .option("--batch <n>", "messages per batch: scored together, acknowledged together", parsePositiveInt, 100)
-    .option("--input-stream <name>", "an existing stream holding the input subject, used as it is (default: the scorer creates FW_SCORE_IN_<subject>)")
+    .option(
+      "--input-stream <name>",
+      "an existing stream holding the input subject, used as it is (default: FW_SCORE_IN_<subject>, created at the first start: start the scorer before producers publish)",
+    )
     .option("--output-stream <name>", "an existing stream capturing the output and error subjects (default: the scorer creates FW_SCORE_OUT_<subject>)")
     .option("--drain", "stop once every message published so far is handled, instead of running until SIGINT/SIGTERM")
     .option("--json", "print the final summary as JSON")
@@ -184,8 +187,10 @@ export function registerScoreStreamCommand(program: Command): Command {
           if (flags.json === true) {
             printJson({ model: refLabel(ref), durable: scorer.durable, messages, records, rejected, failed_batches: failedBatches, redeliveries, seconds, messages_per_second: rate });
           } else {
+            // Without --drain the time includes waiting for messages, so a rate would mean little.
+            const speed = flags.drain === true ? `, ${rate.toLocaleString("en-US")} msg/s` : "";
             printLine(
-              `Stopped: ${messages.toLocaleString("en-US")} messages (${records.toLocaleString("en-US")} records) in ${seconds.toFixed(1)}s, ${rate.toLocaleString("en-US")} msg/s; ` +
+              `Stopped: ${messages.toLocaleString("en-US")} messages (${records.toLocaleString("en-US")} records) in ${seconds.toFixed(1)}s${speed}; ` +
                 `${rejected} sent to '${scorer.errorSubject}'${failedBatches > 0 ? `; ${failedBatches} failed batches redelivered` : ""}`,
             );
           }

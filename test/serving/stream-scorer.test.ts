@@ -138,6 +138,10 @@ for (const backend of streamBackends) {
 
     afterAll(async () => {
       for (const r of running) await r.stop();
+      // The scorer's own streams are named after the subjects, not under the prefix `drop` deletes.
+      for (const r of running) {
+        if (r instanceof StreamScorer) for (const s of [r.inputStream, r.outputStream]) await bus.deleteStream(s);
+      }
       await bus?.close();
       await drop?.();
     });
