@@ -66,9 +66,10 @@ export function sourceExists(source: FileSourceDef): boolean {
   return /[*?[]/.test(source.path) || existsSync(source.path);
 }
 
-function err(source: FileSourceDef, column: string, rule: string): FlywheelError {
-  return new FlywheelError("FW_REQUEST_INVALID_FIELD", `Source file '${source.path}' (source '${source.name}'): column '${column}' ${rule}`, {
-    details: { field: column, file: source.path },
+/** `column` is the display form: `'ts'`, or `'conv' (mapped to 'conv_rate')`. */
+function err(source: FileSourceDef, column: string, field: string, rule: string): FlywheelError {
+  return new FlywheelError("FW_REQUEST_INVALID_FIELD", `Source file '${source.path}' (source '${source.name}'): column ${column} ${rule}`, {
+    details: { field, file: source.path },
   });
 }
 
@@ -93,9 +94,9 @@ export async function checkSourceFile(db: OfflineDb, repo: FeatureRepo, view: Fe
   const need = (column: string, what: string, fits: (t: string) => boolean, expected: string): void => {
     const src = sourceColumn(source, column);
     const t = types.get(src);
-    const label = src === column ? column : `${src}' (mapped to '${column}`;
-    if (t === undefined) throw err(source, label, `is missing: it is the ${what} (columns: ${[...types.keys()].join(", ")})`);
-    if (!fits(t)) throw err(source, label, `has type ${t}, but the ${what} needs ${expected}`);
+    const label = src === column ? `'${column}'` : `'${src}' (mapped to '${column}')`;
+    if (t === undefined) throw err(source, label, src, `is missing: it is the ${what} (columns: ${[...types.keys()].join(", ")})`);
+    if (!fits(t)) throw err(source, label, src, `has type ${t}, but the ${what} needs ${expected}`);
   };
   need(source.timestampField, "timestamp field", (t) => TIMESTAMP.test(t), "a timestamp or date");
   if (source.createdTimestampColumn !== undefined) need(source.createdTimestampColumn, "created timestamp column", (t) => TIMESTAMP.test(t), "a timestamp or date");

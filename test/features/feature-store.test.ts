@@ -233,5 +233,35 @@ for (const backend of onlineBackends) {
       expect(res.results[1]?.statuses).toEqual(["NOT_FOUND"]);
       await expect(store.push("nope", {}, "online")).rejects.toThrow(/valid push sources: 'live_push'/);
     });
+
+    test("a source missing its timestamp column, or with a mistyped column, is refused naming the file and the column; nothing is written", async () => {
+      const bad = join(dir.path, "bad_stats.parquet");
+      await db.run(`COPY (SELECT 5::BIGINT AS driver_id, 'fast' AS conv, 1::BIGINT AS trips, 'x' AS city, TIMESTAMPTZ '${iso(T0)}' AS created) TO ${quoteLiteral(bad)} (FORMAT parquet)`);
+      const repo = await loadRepo([join(dir.path, "repo.ts")]);
+      const broken = {
+        ...repo,
+        sources: repo.sources.map((x) => (x.name === "driver_stats_src" && x.kind === "file_source" ? { ...x, path: bad } : x)),
+      };
+      await expect(store.apply(broken, "carol")).rejects.toThrow(`Source file '${bad}' (source 'driver_stats_src'): column 'event_timestamp' is missing`);
+      const mistyped = join(dir.path, "mistyped_stats.parquet");
+      await db.run(
+        `COPY (SELECT 5::BIGINT AS driver_id, 'fast' AS conv, 1::BIGINT AS trips, 'x' AS city, TIMESTAMPTZ '${iso(T0)}' AS event_timestamp, TIMESTAMPTZ '${iso(T0)}' AS created) TO ${quoteLiteral(mistyped)} (FORMAT parquet)`,
+      );
+      const wrongType = { ...repo, sources: repo.sources.map((x) => (x.name === "driver_stats_src" && x.kind === "file_source" ? { ...x, path: mistyped } : x)) };
+      await expect(store.apply(wrongType, "carol")).rejects.toThrow(`Source file '${mistyped}' (source 'driver_stats_src'): column 'conv' (mapped to 'conv_rate') has type VARCHAR, but the feature 'driver_stats:conv_rate' (Float64) needs Float64`);
+      // The applied version did not change, and a materialization against a file that turned bad fails before writing.
+      expect((await store.current()).version).toBe(3);
+      const good = join(dir.path, "driver_stats.parquet");
+      const saved = join(dir.path, "driver_stats.saved.parquet");
+      await db.run(`COPY (SELECT * FROM read_parquet(${quoteLiteral(good)})) TO ${quoteLiteral(saved)} (FORMAT parquet)`);
+      await db.run(`COPY (SELECT * FROM read_parquet(${quoteLiteral(mistyped)})) TO ${quoteLiteral(good)} (FORMAT parquet)`);
+      try {
+        await expect(store.materialize(T0, T0 + 20 * H, { views: ["driver_stats"] })).rejects.toThrow(/column 'conv' \(mapped to 'conv_rate'\) has type VARCHAR/);
+        const res = await store.getOnlineFeatures({ features: ["driver_stats:conv_rate"], entities: { driver_id: [5] } });
+        expect(res.results[1]?.statuses).toEqual(["NOT_FOUND"]);
+      } finally {
+        await db.run(`COPY (SELECT * FROM read_parquet(${quoteLiteral(saved)})) TO ${quoteLiteral(good)} (FORMAT parquet)`);
+      }
+    });
   });
 }
