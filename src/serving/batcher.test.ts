@@ -51,7 +51,10 @@ describe("Batcher", () => {
     const fake = new FakeRunner();
     const b = new Batcher(fake.run);
     const config = { maxBatchSize: 10, maxBatchTimeMs: 5 };
-    const answers = await Promise.all([b.submit(x(1, 0), ["y"], config), b.submit(x(2, 10), ["y"], config), b.submit(x(1, 20), ["y"], config)]);
+    const pending = [b.submit(x(1, 0), ["y"], config), b.submit(x(2, 10), ["y"], config), b.submit(x(1, 20), ["y"], config)];
+    expect(b.stats.waiting, "the batch queue depth while the batch collects").toBe(3);
+    const answers = await Promise.all(pending);
+    expect(b.stats.waiting).toBe(0);
     expect(fake.calls).toHaveLength(1);
     expect(fake.calls[0]?.feeds.x?.dims).toEqual([4, 2]);
     expect(Array.from(fake.calls[0]?.feeds.x?.data as Float32Array)).toEqual([0, 1, 10, 11, 12, 13, 20, 21]);
@@ -282,9 +285,9 @@ describe("ModelCache.settingsFor", () => {
     const cache = new ModelCache(flaky, {} as ArtifactStore);
     await expect(cache.settingsFor("m")).rejects.toThrow("db down");
     fail = false;
-    expect(await cache.settingsFor("m")).toEqual({ batching: undefined });
+    expect(await cache.settingsFor("m")).toMatchObject({ batching: undefined, logSampleRate: 1 });
     const { getModel: _unused, ...plain } = r;
-    expect(await new ModelCache(plain, {} as ArtifactStore).settingsFor("m")).toEqual({ batching: undefined });
+    expect(await new ModelCache(plain, {} as ArtifactStore).settingsFor("m")).toMatchObject({ batching: undefined, logSampleRate: 1 });
     expect(() => new ModelCache(plain, {} as ArtifactStore, { settingsTtlMs: -1 })).toThrow(/settingsTtlMs/);
   });
 });

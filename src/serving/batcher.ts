@@ -34,10 +34,12 @@ export interface BatchStats {
   largestBatchRows: number;
   /** Number of runs by how many requests they served. */
   runsBySize: Record<number, number>;
+  /** Requests waiting for companions now (the batch queue depth). */
+  waiting: number;
 }
 
 export function newBatchStats(): BatchStats {
-  return { runs: 0, requests: 0, largestBatch: 0, largestBatchRows: 0, runsBySize: {} };
+  return { runs: 0, requests: 0, largestBatch: 0, largestBatchRows: 0, runsBySize: {}, waiting: 0 };
 }
 
 interface Pending {
@@ -165,6 +167,7 @@ export class Batcher {
       }
       group.items.push(item);
       group.rows += rows;
+      this.stats.waiting++;
       if (group.rows >= config.maxBatchSize) this.flush(group);
     });
   }
@@ -191,6 +194,7 @@ export class Batcher {
   private flush(group: Group): void {
     if (this.open.get(group.key) !== group) return;
     this.open.delete(group.key);
+    this.stats.waiting -= group.items.length;
     if (group.timer !== undefined) clearTimeout(group.timer);
     void this.runGroup(group);
   }

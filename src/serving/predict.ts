@@ -11,7 +11,7 @@ import type { FeatureStore } from "../features/feature-store.js";
 import { resolveRefs, type ResolvedRef } from "../features/refs.js";
 import type { ModelRef } from "../registry/model-uri.js";
 import { badRequest } from "./errors.js";
-import type { InferenceService } from "./inference-service.js";
+import type { InferenceService, LogContext } from "./inference-service.js";
 import type { LoadedModel } from "./model-cache.js";
 import { interpret, type Prediction } from "./predictions.js";
 
@@ -45,9 +45,11 @@ export class PredictService {
     private readonly onLookup?: (model: string, seconds: number) => void,
   ) {}
 
-  async predict(ref: ModelRef, request: PredictRequest): Promise<PredictResponse> {
+  /** `startedAt`: `performance.now()` when the request arrived, for the inference log's latency. */
+  async predict(ref: ModelRef, request: PredictRequest, startedAt = performance.now()): Promise<PredictResponse> {
     const rows = rowsOf(request);
     const id = request.id ?? randomUUID();
+    const log: LogContext = { requestId: id, protocol: "predict", started: startedAt };
     return this.inference.withModel(ref, async (m, run) => {
       const names = m.flywheel?.features;
       const [input, ...more] = m.signature.inputs;
@@ -57,6 +59,7 @@ export class PredictService {
         );
       }
       const fromStore = await this.fillFromStore(m, names, rows);
+      log.featuresFromStore = fromStore;
       const data: number[] = new Array<number>(rows.length * names.length);
       rows.forEach((row, i) => {
         names.forEach((f, j) => {
@@ -74,7 +77,7 @@ export class PredictService {
         predictions: interpret(outputs, rows.length, m.flywheel?.classNames),
         features_from_store: fromStore,
       };
-    });
+    }, log);
   }
 
   /**

@@ -5,6 +5,7 @@
  * Columns of a row (what monitoring reads):
  * - `request_id`, `row` (index within the request), `ts` (request arrival, UTC), `model`,
  *   `version`, `protocol` (`v2`, `v1` or `predict`), `latency_ms` (arrival to outputs ready);
+ *   `arm`: the traffic route (`"3"`, `"@champion"`) when the model's traffic policy routed it;
  * - `input.<feature>` per feature of the package's feature list (when its single 2-D input has
  *   one column per feature), else `input.<tensor>`: the row's value, or its values as a flat list;
  * - `prediction` (the label, a class name when the package lists them, or the regression value)
@@ -50,6 +51,8 @@ export interface InferenceLogEntry {
   inputs: Readonly<Record<string, TensorValue>>;
   outputs: readonly (readonly [string, RuntimeTensor])[];
   featuresFromStore?: readonly string[] | undefined;
+  /** The traffic route (deployment arm) the request took, when the model's policy routed it. */
+  arm?: string | undefined;
 }
 
 /** Rows of an entry: the first dimension of its first input (a scalar input is one row). */
@@ -160,6 +163,7 @@ export function encodeEntry(e: InferenceLogEntry): string {
   let text = "";
   for (let i = 0; i < rows; i++) {
     const rec: Record<string, unknown> = { request_id: e.requestId, row: i, ts, model: e.model, version: e.version, protocol: e.protocol, latency_ms: latency };
+    if (e.arm !== undefined) rec.arm = e.arm;
     for (const r of inputs) rec[r.key] = r.read(i);
     const p = predictions[i];
     if (p?.label !== undefined) rec.prediction = p.label;

@@ -47,6 +47,8 @@ export interface LogRecord {
   version: string;
   protocol: string;
   latency_ms: number;
+  /** The traffic route the request took, when one routed it. */
+  arm?: string;
   inputs: Record<string, unknown>;
   prediction?: unknown;
   probabilities?: Record<string, unknown>;
@@ -220,6 +222,7 @@ function toRecord(r: Record<string, unknown>): LogRecord {
     else if (key.startsWith(OUTPUT_PREFIX)) out.outputs[key.slice(OUTPUT_PREFIX.length)] = v;
     else if (key.startsWith(PROBA_PREFIX)) (out.probabilities ??= {})[key.slice(PROBA_PREFIX.length)] = v;
     else if (key === "prediction") out.prediction = v;
+    else if (key === "arm") out.arm = v as string;
     else if (key === "features_from_store") out.features_from_store = v;
     else if (key === "label") out.label = v;
     else if (key === "label_ts") out.label_timestamp = v as string;
