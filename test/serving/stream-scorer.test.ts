@@ -251,6 +251,23 @@ for (const backend of streamBackends) {
       expect(scorer.stats).toMatchObject({ messages: 9, rejected: 7, failedBatches: 0 });
     });
 
+    test("predictions larger than the bus's largest message, and more records than one call takes, go to the errors subject", async () => {
+      // The same bus, claiming a 4 KB message limit: 40 predictions do not fit, 2 do.
+      const small: StreamBus = { ...interceptedBus(bus, (_s, _id, publish) => publish()), maxPayloadBytes: 4096 };
+      const scorer = scorerOn({ bus: small });
+      await scorer.start();
+      const read = await outputsOf(scorer);
+      const rows = (k: number) => Array.from({ length: k }, (_, i) => ({ flower_id: i }));
+      const seqs = await publishAll(scorer.inputSubject, [{ records: rows(40) }, { records: rows(10_001) }, { records: rows(2) }]);
+      await waitFor("1 output and 2 errors", () => read.outputs.length >= 1 && read.errors.length >= 2);
+      await waitFor("the consumer to catch up", () => scorer.caughtUp());
+      expect(read.outputs.map((m) => m.json<Output>().source_seq)).toEqual([seqs[2]]);
+      const errors = read.errors.map((m) => m.json<{ error: string; source_seq: number }>());
+      expect(errors[0]).toMatchObject({ source_seq: seqs[0], error: expect.stringMatching(/^the predictions for 40 records take \d+ bytes, more than the bus's largest message \(4096 bytes\)/) });
+      expect(errors[1]).toMatchObject({ source_seq: seqs[1], error: "at most 10000 records per message (got 10001)" });
+      expect(scorer.stats).toMatchObject({ messages: 3, records: 2, rejected: 2 });
+    });
+
     test("a batch is acknowledged only after its outputs are stored; a failing publish is redelivered and stored once", async () => {
       let gate: (() => void) | undefined;
       const held = new Promise<void>((r) => (gate = r));
