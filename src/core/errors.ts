@@ -179,6 +179,21 @@ const table = {
     mlflow: "INVALID_STATE",
     description: "Another apply changed the feature definitions first; plan and apply again.",
   },
+  FW_MONITOR_NOT_FOUND: {
+    status: 404,
+    mlflow: "RESOURCE_DOES_NOT_EXIST",
+    description: "No monitor has that name.",
+  },
+  FW_MONITOR_EXISTS: {
+    status: 400,
+    mlflow: "RESOURCE_ALREADY_EXISTS",
+    description: "A monitor with that name already exists.",
+  },
+  FW_MONITOR_REFERENCE_UNAVAILABLE: {
+    status: 409,
+    mlflow: "INVALID_STATE",
+    description: "A monitor's reference data cannot be found or read (no training dataset on the model version, or an unreadable file); the message says where it looked.",
+  },
   FW_CONFIG_INVALID: {
     status: 400,
     mlflow: "INVALID_PARAMETER_VALUE",

@@ -5,6 +5,7 @@
 import type { FeatureRegistryStore } from "./feature-registry-store.js";
 import type { GovernanceStore } from "./governance-store.js";
 import type { LineageStore } from "./lineage-store.js";
+import type { MonitoringStore } from "./monitoring-store.js";
 import type { RegistryStore } from "./registry-store.js";
 import type { SearchFilter, OrderByClause } from "./search-types.js";
 
@@ -110,6 +111,8 @@ export interface MetadataStore {
   readonly governance: GovernanceStore;
   /** The feature store's versioned definitions and materialization records. */
   readonly features: FeatureRegistryStore;
+  /** Monitors, their runs, time series, events and reference documents. */
+  readonly monitoring: MonitoringStore;
 
   /** Checks the connection; throws FW_STORAGE_UNAVAILABLE when the store cannot be reached. */
   ping(): Promise<void>;

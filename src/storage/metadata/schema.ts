@@ -157,6 +157,62 @@ export interface FeatureStreamOffsetsTable {
   updated_time: number;
 }
 
+export interface MonitorsTable {
+  name: string;
+  spec: string;
+  created_time: number;
+  updated_time: number;
+  next_run_time: number | null;
+  last_run_time: number | null;
+  last_status: string | null;
+}
+
+export interface MonitorRunsTable {
+  id: Generated<number>;
+  monitor: string;
+  run_trigger: string;
+  started_time: number;
+  finished_time: number;
+  window_start: number;
+  window_end: number;
+  model: string;
+  version: string;
+  status: string;
+  result: string;
+}
+
+export interface MonitorPointsTable {
+  monitor: string;
+  check_name: string;
+  metric: string;
+  series: string;
+  window_start: number;
+  window_end: number;
+  value: number;
+  row_count: number | null;
+  run_id: number;
+  computed_time: number;
+}
+
+export interface MonitorEventsTable {
+  id: Generated<number>;
+  monitor: string;
+  run_id: number | null;
+  kind: string;
+  event_time: number;
+  payload: string;
+  delivery: string;
+}
+
+export interface MonitorReferencesTable {
+  model: string;
+  version: string;
+  fingerprint: string;
+  artifact_key: string;
+  row_count: number;
+  created_time: number;
+}
+
 export interface Database {
   experiments: ExperimentsTable;
   experiment_tags: ExperimentTagsTable;
@@ -177,4 +233,9 @@ export interface Database {
   feature_registry_versions: FeatureRegistryVersionsTable;
   feature_materializations: FeatureMaterializationsTable;
   feature_stream_offsets: FeatureStreamOffsetsTable;
+  monitors: MonitorsTable;
+  monitor_runs: MonitorRunsTable;
+  monitor_points: MonitorPointsTable;
+  monitor_events: MonitorEventsTable;
+  monitor_references: MonitorReferencesTable;
 }

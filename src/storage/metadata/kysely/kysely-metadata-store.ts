@@ -23,6 +23,7 @@ import { ExperimentQueries } from "./experiments.js";
 import { FeatureRegistryQueries } from "./features.js";
 import { GovernanceQueries } from "./governance.js";
 import { LineageQueries } from "./lineage.js";
+import { MonitoringQueries } from "./monitoring.js";
 import { RegistryQueries } from "./registry.js";
 import { RunQueries } from "./runs.js";
 import { isUniqueViolation } from "./unique.js";
@@ -37,6 +38,7 @@ export class KyselyMetadataStore implements MetadataStore {
   readonly governance: GovernanceQueries;
   readonly lineage: LineageQueries;
   readonly features: FeatureRegistryQueries;
+  readonly monitoring: MonitoringQueries;
 
   private constructor(
     readonly db: Kysely<Database>,
@@ -48,6 +50,7 @@ export class KyselyMetadataStore implements MetadataStore {
     this.governance = new GovernanceQueries(db);
     this.lineage = new LineageQueries(db);
     this.features = new FeatureRegistryQueries(db);
+    this.monitoring = new MonitoringQueries(db);
   }
 
   /** Wraps an open Kysely instance and brings its schema up to date. */
