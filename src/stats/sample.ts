@@ -1,7 +1,7 @@
 /**
  * Sorted samples: the one representation the two-sample tests share. A sample is sorted once
- * (Float64Array.prototype.sort is numeric) and then reused by KS, Wasserstein, energy distance,
- * rank tests and binning.
+ * (radix sort on the float64 bits, `sort.ts`) and then reused by KS, Wasserstein, energy
+ * distance, rank tests and binning.
  *
  * Non-finite values are dropped before a test: NaN (missing) and ±Infinity are removed and
  * counted, as Evidently does before its tests; SciPy would propagate NaN instead.
@@ -10,6 +10,8 @@
  * reference profile keeps a large reference exact and compact; counts may also be fractional,
  * for an equal-mass quantile sketch that stands in for a reference too large to keep.
  */
+
+import { sortFloat64 } from "./sort.js";
 
 /** Values in ascending order, optionally with a count per value; `n` is the total count. */
 export interface SortedSample {
@@ -41,7 +43,7 @@ export function finiteSorted(values: ArrayLike<number>): { sorted: Float64Array;
     else infinite++;
   }
   const sorted = k === out.length ? out : out.slice(0, k);
-  sorted.sort();
+  sortFloat64(sorted);
   return { sorted, dropped: { nan, infinite } };
 }
 
