@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { IRIS_ONNX, irisMlmodel } from "../helpers/model-package.js";
-import { expectClose, fixture, FIXTURE_MODELS, IDENTITY_DTYPES, identityOnnx, startServingServer, type ServingServer } from "./serving-server.js";
+import { expectClose, fixture, FIXTURE_MODELS, IDENTITY_DTYPES, identityOnnx, mlmodelFor, startServingServer, type ServingServer } from "./serving-server.js";
 
 describe("inference API (V2 and V1) on sqlite", () => {
   let server: ServingServer;
@@ -30,7 +30,7 @@ describe("inference API (V2 and V1) on sqlite", () => {
   });
 
   for (const name of FIXTURE_MODELS) {
-    test(`${name}: served over V2 and V1, reproducing the reference values`, async () => {
+    test(`${name}: served over V2, V1 and the predict API, reproducing the reference values`, async () => {
       const { onnx, expected: fx } = fixture(name);
       const model = name.replace(/_/g, "-");
       const v = await register(model, onnx);
@@ -73,6 +73,27 @@ describe("inference API (V2 and V1) on sqlite", () => {
         expectClose(v1.json.predictions.map((p: any) => p.probabilities), fx.expected.probabilities, `${name} V1 probabilities`);
       }
       expect(await call("GET", `/v1/models/${model}`)).toEqual({ status: 200, json: { name: model, versions: [v.version], ready: true, status: "READY" } });
+
+      // The predict API: the same rows as records by feature name, for a package with a feature list.
+      const width = fx.inputs[0]?.length ?? 0;
+      const names = Array.from({ length: width }, (_, j) => `f${j}`);
+      const withFeatures = `${await mlmodelFor(onnx)}metadata:\n  flywheel:\n    features: [${names.join(", ")}]\n`;
+      const pv = await register(`${model}-features`, onnx, withFeatures);
+      expect(pv.status).toBe("READY");
+      const records = fx.inputs.map((row) => Object.fromEntries(names.map((f, j) => [f, row[j]])));
+      const predicted = await call("POST", `/api/v1/predict/${model}-features`, { records });
+      expect(predicted.status, JSON.stringify(predicted.json)).toBe(200);
+      expect(predicted.json.predictions).toHaveLength(n);
+      if (fx.outputs.length === 1) {
+        expectClose(predicted.json.predictions.map((p: any) => p.value), fx.expected[fx.outputs[0] as string], `${name} predict API`);
+      } else {
+        expect(predicted.json.predictions.map((p: any) => p.label)).toEqual(fx.expected.label);
+        expectClose(
+          predicted.json.predictions.map((p: any) => Object.values(p.probabilities)),
+          fx.expected.probabilities,
+          `${name} predict API probabilities`,
+        );
+      }
     });
   }
 
