@@ -202,7 +202,7 @@ export function registerMonitorCommand(program: Command): Command {
     .option("--json", "print the report as JSON")
     .option("--html <file>", "also write a self-contained HTML report (binned summaries only, no rows)")
     .addOption(new Option("--test <name>", "the test for every column it fits (default: Evidently's choice per column)").choices([...STAT_TEST_NAMES]))
-    .option("--threshold <number>", "the drift threshold for that test (default: the test's own)", finiteNumber)
+    .option("--threshold <number>", "the drift threshold for every column's test (default: each test's own)", finiteNumber)
     .option("--drift-share <share>", "dataset drift when this share of tested columns drifts (default 0.5)", share)
     .addOption(new Option("--binning <scheme>", "bins for PSI/KL/JS/Hellinger/TVD: sturges (Evidently) or quantile (reference quantiles)").choices(["sturges", "quantile"]))
     .option("--n-bins <n>", "number of bins for the binned tests", parsePositiveInt)

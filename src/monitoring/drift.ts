@@ -113,8 +113,11 @@ function histogram(ref: PreparedColumn, cur: PreparedColumn): ColumnHistogram | 
     const total = (m: ReadonlyMap<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
     const rt = total(ref.counts);
     const ct = total(cur.counts);
-    const keys = [...new Set([...ref.counts.keys(), ...cur.counts.keys()])];
-    keys.sort((a, b) => (ref.counts.get(b) ?? 0) / rt + (cur.counts.get(b) ?? 0) / ct - ((ref.counts.get(a) ?? 0) / rt + (cur.counts.get(a) ?? 0) / ct));
+    // The most frequent categories (by share, both sides together) first.
+    const weight = new Map<string, number>();
+    for (const [k, v] of ref.counts) weight.set(k, v / rt);
+    for (const [k, v] of cur.counts) weight.set(k, (weight.get(k) ?? 0) + v / ct);
+    const keys = [...weight.keys()].sort((a, b) => (weight.get(b) as number) - (weight.get(a) as number));
     const shown = keys.slice(0, MAX_HISTOGRAM_CATEGORIES);
     const rest = keys.slice(MAX_HISTOGRAM_CATEGORIES);
     const labels = [...shown];

@@ -59,7 +59,8 @@ export interface TestOutcome {
 /** Shared per column pair, so several tests reuse one ECDF merge and one binning. */
 export class PairContext {
   private ecdf?: EcdfComparison;
-  private readonly binned = new Map<string, BinnedPair>();
+  private binnedCounts?: BinnedPair;
+  private categoryCounts?: BinnedPair;
 
   constructor(
     readonly reference: PreparedColumn,
@@ -81,23 +82,16 @@ export class PairContext {
     return this.ecdf;
   }
 
+  /** Counts for the binned measures (bins, or per value / category). */
   bins(): BinnedPair {
-    const key = "bins";
-    let b = this.binned.get(key);
-    if (b === undefined) {
-      b = binnedPair(this.reference, this.current, this.binning, this.nBins);
-      this.binned.set(key, b);
-    }
-    return b;
+    this.binnedCounts ??= binnedPair(this.reference, this.current, this.binning, this.nBins);
+    return this.binnedCounts;
   }
 
+  /** Counts per distinct value or category, for chi-square and the z-test. */
   categories(): BinnedPair {
-    let b = this.binned.get("categories");
-    if (b === undefined) {
-      b = categoryPair(this.reference, this.current);
-      this.binned.set("categories", b);
-    }
-    return b;
+    this.categoryCounts ??= categoryPair(this.reference, this.current);
+    return this.categoryCounts;
   }
 
   /** False when either side is a sketch. */
