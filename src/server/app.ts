@@ -10,6 +10,7 @@ import { featureCatalogCheck } from "../registry/feature-check.js";
 import { storedPackageChecker } from "../registry/package-check.js";
 import { LineageService } from "../registry/lineage-service.js";
 import { RegistryService } from "../registry/registry-service.js";
+import type { InferenceLog } from "../serving/inference-log/inference-log.js";
 import { ServingMetrics } from "../serving/metrics.js";
 import { TrackingService } from "../tracking/tracking-service.js";
 import type { FeatureStore } from "../features/feature-store.js";
@@ -21,6 +22,7 @@ import { mlflowExperimentsPlugin } from "./plugins/mlflow-experiments.js";
 import { featureDefinitionsPlugin, featureServerPlugin } from "./plugins/feature-server.js";
 import { governancePlugin } from "./plugins/governance.js";
 import { inferencePlugin } from "./plugins/inference.js";
+import { inferenceLogPlugin } from "./plugins/inference-log.js";
 import { lineagePlugin } from "./plugins/lineage.js";
 import { modelsPlugin } from "./plugins/models.js";
 import { predictPlugin } from "./plugins/predict.js";
@@ -42,6 +44,8 @@ export interface AppDeps {
   role?: AppRole;
   /** The feature store this server serves; without it the feature endpoints are not mounted. */
   features?: FeatureStore;
+  /** Where served predictions and posted labels are logged; without it nothing is logged and the labels API is not mounted. */
+  inferenceLog?: InferenceLog;
 }
 
 /** MLflow parses a request body as JSON whatever its Content-Type; so do we. */
@@ -90,11 +94,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // One metrics registry per app: servers sharing a process keep their own counts.
   const metrics = new ServingMetrics();
   metricsRoute(app, metrics, registry);
+  const inferenceLog = deps.inferenceLog;
+  if (inferenceLog !== undefined) {
+    const untrack = metrics.trackInferenceLog(inferenceLog);
+    app.addHook("onClose", async () => untrack());
+  }
   await app.register(healthPlugin({ metadata: deps.metadata, artifacts: deps.artifacts, version: VERSION }, registry));
   if (deps.role === "serving") {
     // The serving role only reads the registry and the artifact store: any number of replicas.
-    await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics }, registry));
+    await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics, inferenceLog }, registry));
     await app.register(predictPlugin({ features: deps.features, metrics }, registry), { prefix: "/api/v1" });
+    if (inferenceLog !== undefined) await app.register(inferenceLogPlugin(inferenceLog, registry), { prefix: "/api/v1" });
     return withOpenApi(app, registry);
   }
   for (const prefix of ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"]) {
@@ -120,13 +130,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await scope.register(trafficPlugin(registryService, registry));
       if (deps.features !== undefined) await scope.register(featureDefinitionsPlugin(deps.features, registry));
       await scope.register(predictPlugin({ features: deps.features, metrics }, registry));
+      if (inferenceLog !== undefined) await scope.register(inferenceLogPlugin(inferenceLog, registry));
     },
     { prefix: "/api/v1" },
   );
   // Feast's feature server endpoints, at the root as Feast has them.
   if (deps.features !== undefined) await app.register(featureServerPlugin(deps.features, registry));
   // Open Inference Protocol (V2) and V1 over ONNX Runtime, for registered versions and aliases.
-  await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics }, registry));
+  await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics, inferenceLog }, registry));
   return withOpenApi(app, registry);
 }
 

@@ -2,6 +2,7 @@
 import { artifactsUriOf, metadataUriOf, offlineDirOf, onlineStoreUriOf, type FlywheelConfig } from "../core/config.js";
 import { FeatureStore } from "../features/feature-store.js";
 import { PushConsumer, pushStreamNames } from "../features/push-consumer.js";
+import { InferenceLog, type InferenceLogOptions } from "../serving/inference-log/inference-log.js";
 import { openOnlineStore } from "../storage/online/open.js";
 import { openStreamBus } from "../storage/stream/open.js";
 import type { StreamBus } from "../storage/stream/stream-bus.js";
@@ -13,25 +14,37 @@ import { buildApp, type AppRole } from "./app.js";
 export interface RunningServer {
   url: string;
   port: number;
+  /** The inference log and labels in `<dataDir>/inference-log` and `<dataDir>/labels`. */
+  inferenceLog: InferenceLog;
   close(): Promise<void>;
 }
 
-export async function startServer(cfg: FlywheelConfig, logger: Logger = silentLogger, role: AppRole = "all"): Promise<RunningServer> {
+export interface StartOptions {
+  /** Group commit, queue and segment settings of the inference log (its stream and project come from the config). */
+  inferenceLog?: Omit<InferenceLogOptions, "bus" | "project" | "logger">;
+}
+
+export async function startServer(cfg: FlywheelConfig, logger: Logger = silentLogger, role: AppRole = "all", options: StartOptions = {}): Promise<RunningServer> {
   const metadata = await openMetadataStore(metadataUriOf(cfg));
   const artifacts = await openArtifactStore(artifactsUriOf(cfg));
   const online = await openOnlineStore(onlineStoreUriOf(cfg), { project: cfg.featureProject });
   const features = new FeatureStore({ registry: metadata.features, online, project: cfg.featureProject, offlineDir: offlineDirOf(cfg) });
-  const app = await buildApp({ metadata, artifacts, logger, bodyLimit: cfg.bodyLimit, role, features });
-  // With a stream configured, push sources are also fed from `flywheel.<project>.push.<source>`.
+  // With a stream configured, push sources are also fed from `flywheel.<project>.push.<source>`,
+  // and every logged prediction is also published to `flywheel.<project>.inference.<model>`.
   let bus: StreamBus | undefined;
   let consumer: PushConsumer | undefined;
+  let inferenceLog: InferenceLog | undefined;
   const stopStreams = async () => {
     await consumer?.stop();
+    await inferenceLog?.close();
     await bus?.close();
   };
+  let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   try {
-    if (cfg.streamUri !== undefined && role === "all") {
-      bus = await openStreamBus(cfg.streamUri, { logger });
+    if (cfg.streamUri !== undefined) bus = await openStreamBus(cfg.streamUri, { logger });
+    inferenceLog = await InferenceLog.open(cfg.dataDir, { ...options.inferenceLog, logger, project: cfg.featureProject, ...(bus === undefined ? {} : { bus }) });
+    app = await buildApp({ metadata, artifacts, logger, bodyLimit: cfg.bodyLimit, role, features, inferenceLog });
+    if (bus !== undefined && role === "all") {
       consumer = new PushConsumer({
         bus,
         store: features,
@@ -43,6 +56,7 @@ export async function startServer(cfg: FlywheelConfig, logger: Logger = silentLo
     }
     await app.listen({ host: cfg.host, port: cfg.port });
   } catch (e) {
+    await app?.close();
     await stopStreams();
     await online.close();
     await metadata.close();
@@ -51,11 +65,15 @@ export async function startServer(cfg: FlywheelConfig, logger: Logger = silentLo
   const addr = app.server.address();
   const port = typeof addr === "object" && addr !== null ? addr.port : cfg.port;
   const host = cfg.host.includes(":") ? `[${cfg.host}]` : cfg.host;
+  const log = inferenceLog;
+  const server = app;
   return {
     url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`,
     port,
+    inferenceLog: log,
     async close() {
-      await app.close();
+      // Requests stop first; then the log is flushed, sealed and rolled into Parquet.
+      await server.close();
       await stopStreams();
       await online.close();
       await artifacts.close();

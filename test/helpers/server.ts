@@ -1,7 +1,7 @@
 /** Starts a real Flywheel server on a free port with temporary stores, for HTTP tests. */
 import { join } from "node:path";
 import { loadConfig } from "../../src/core/config.js";
-import { startServer, type RunningServer } from "../../src/server/start.js";
+import { startServer, type RunningServer, type StartOptions } from "../../src/server/start.js";
 import { tempDir, type BackendCase } from "./backends.js";
 
 export interface TestServer extends RunningServer {
@@ -12,15 +12,18 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(backend: BackendCase, extra: { bodyLimit?: number; streamUri?: string } = {}): Promise<TestServer> {
+export async function startTestServer(
+  backend: BackendCase,
+  extra: { bodyLimit?: number; streamUri?: string; featureProject?: string; inferenceLog?: StartOptions["inferenceLog"] } = {},
+): Promise<TestServer> {
   const dir = tempDir("flywheel-server-");
   const db = await backend.create();
   const cfg = loadConfig({
-    flags: { port: 0, dataDir: dir.path, metadataUri: db.uri, artifactsUri: join(dir.path, "artifacts"), bodyLimit: extra.bodyLimit, streamUri: extra.streamUri },
+    flags: { port: 0, dataDir: dir.path, metadataUri: db.uri, artifactsUri: join(dir.path, "artifacts"), bodyLimit: extra.bodyLimit, streamUri: extra.streamUri, featureProject: extra.featureProject },
     env: {},
     file: join(dir.path, "none.yaml"),
   });
-  const server = await startServer(cfg);
+  const server = await startServer(cfg, undefined, undefined, extra.inferenceLog === undefined ? {} : { inferenceLog: extra.inferenceLog });
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${server.url}${path}`, {
       method,

@@ -5,14 +5,16 @@
  * model, version or alias), as the protocol asks, not the `{error_code, message}` body of the
  * other APIs.
  */
-import type { FastifyError, FastifyInstance, FastifyRequest } from "fastify";
+import { randomUUID } from "node:crypto";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { FlywheelError } from "../../core/errors.js";
 import { VERSION } from "../../core/version.js";
 import type { RegistryService } from "../../registry/registry-service.js";
 import { BINARY_EXTENSION, HEADER_LENGTH_HEADER, binaryChoice, binaryInputParts, splitBody } from "../../serving/binary-tensors.js";
 import { ServingError } from "../../serving/errors.js";
-import { InferenceService, attachInferenceService, type RoutingContext } from "../../serving/inference-service.js";
+import { InferenceService, attachInferenceService, type LogContext, type RoutingContext } from "../../serving/inference-service.js";
+import type { InferenceLogEntry, LogProtocol } from "../../serving/inference-log/log-record.js";
 import { MeteredModelCache, meterInferenceRequests, type ServingMetrics } from "../../serving/metrics.js";
 import { modelRefOf } from "../../serving/model-ref.js";
 import type { ArtifactStore } from "../../storage/artifacts/artifact-store.js";
@@ -25,6 +27,25 @@ export interface InferencePluginDeps {
   intraOpNumThreads?: number;
   /** Where inference requests and runtime calls are counted and timed (none: not measured). */
   metrics?: ServingMetrics;
+  /** Where served requests are logged; with it every answer carries its request id. */
+  inferenceLog?: { offer(entry: InferenceLogEntry): boolean };
+}
+
+/** The request id a client may set (V1 has no other place for it); answered on every logged request. */
+export const REQUEST_ID_HEADER = "x-request-id";
+const MAX_REQUEST_ID = 256;
+
+/** The log context of a request: its id (the V2 body's, the header's, or a new UUID) and arrival time. */
+function logContextOf(req: FastifyRequest, reply: FastifyReply, protocol: LogProtocol, bodyId: string | undefined): LogContext {
+  let requestId = bodyId;
+  if (requestId === undefined) {
+    const header = req.headers[REQUEST_ID_HEADER];
+    if (typeof header === "string") {
+      if (header.length === 0 || header.length > MAX_REQUEST_ID) throw new ServingError(400, `the ${REQUEST_ID_HEADER} header must be 1 to ${MAX_REQUEST_ID} characters`);
+      requestId = header;
+    }
+  }
+  return { requestId: requestId ?? randomUUID(), protocol, started: performance.now() - reply.elapsedTime };
 }
 
 const TAG = "Inference";
@@ -146,6 +167,8 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
   return async (app: FastifyInstance): Promise<void> => {
     const cache = new MeteredModelCache(deps.registry, deps.artifacts, { intraOpNumThreads: deps.intraOpNumThreads ?? 1 });
     const service = new InferenceService(cache);
+    service.inferenceLog = deps.inferenceLog;
+    const logged = deps.inferenceLog !== undefined;
     attachInferenceService(app.server, service);
     app.addHook("onClose", async () => cache.close());
     const metrics = deps.metrics;
@@ -155,6 +178,8 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
       const untrack = metrics.trackSessions(() => cache.size);
       app.addHook("onClose", async () => untrack());
       served = meterInferenceRequests(app, metrics, deps.registry);
+      const untrackBatches = metrics.trackBatchQueue(() => service.batchStats.waiting);
+      app.addHook("onClose", async () => untrackBatches());
       service.onShadow = (o) => metrics.observeShadow(o.model, o.target, o.ok);
     }
     inferenceBodies(app);
@@ -188,12 +213,14 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
         async ({ input, req, reply }) => {
           const parts = binaryInputParts(input.inputs, binaryParts.get(req));
           const binaryOutputs = binaryChoice(input.parameters, "request");
+          const log = logged ? logContextOf(req, reply, "v2", input.id) : undefined;
           const { response, binary, route } = await service.infer(modelRefOf(input.model, input.version), {
             inputs: input.inputs.map((t, i) => {
               const part = parts[i];
               return { name: t.name, shape: t.shape, datatype: t.datatype, data: t.data, ...(part === undefined ? {} : { binary: part }) };
             }),
-            ...(input.id === undefined ? {} : { id: input.id }),
+            // With the log on, the answer always names its request (the protocol allows adding `id`).
+            ...(log !== undefined ? { id: log.requestId, log } : input.id === undefined ? {} : { id: input.id }),
             ...(input.outputs === undefined
               ? {}
               : {
@@ -205,6 +232,7 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
             ...(binaryOutputs === undefined ? {} : { binaryOutputs }),
           }, routingOf(req));
           served(req, response.model_name, response.model_version);
+          if (log !== undefined) void reply.header(REQUEST_ID_HEADER, log.requestId);
           if (route !== undefined) {
             void reply.header(ROUTE_HEADER, route);
             metrics?.observeRoute(response.model_name, route);
@@ -235,8 +263,10 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
         throw new ServingError(400, "the request body must be a JSON object with 'instances': a list of rows");
       }
       const ref = modelRefOf(target.model, target.version);
-      const answer = await service.predict(ref, (body as { instances: unknown }).instances, routingOf(req));
+      const log = logged ? logContextOf(req, reply, "v1", undefined) : undefined;
+      const answer = await service.predict(ref, (body as { instances: unknown }).instances, routingOf(req), log);
       served(req, ref.name, answer.version);
+      if (log !== undefined) void reply.header(REQUEST_ID_HEADER, log.requestId);
       if (answer.route !== undefined) {
         void reply.header(ROUTE_HEADER, answer.route);
         metrics?.observeRoute(ref.name, answer.route);

@@ -45,7 +45,7 @@ export function predictPlugin(deps: { features: FeatureStore | undefined; metric
         app,
         registry,
         { methods: ["POST"], url, summary: "Predict from records or entity keys; missing features are read from the online store in the package's feature order", tag: "Inference", input: predictInput },
-        async ({ input }) => {
+        async ({ input, reply }) => {
           const started = performance.now();
           let model = UNKNOWN_MODEL;
           let version = "";
@@ -55,7 +55,7 @@ export function predictPlugin(deps: { features: FeatureStore | undefined; metric
               ...(input.records === undefined ? {} : { records: input.records }),
               ...(input.entities === undefined ? {} : { entities: input.entities }),
               ...(input.id === undefined ? {} : { id: input.id }),
-            });
+            }, started - reply.elapsedTime);
             model = answer.model_name;
             version = answer.model_version;
             return answer;
