@@ -1,10 +1,26 @@
-/** The SQL of historical retrieval: one CTE chain per feature view, joined back on the entity row number. */
+/**
+ * The SQL of historical retrieval. Timestamps are compared as epoch microseconds (BIGINT): one
+ * integer comparison per row and no time-zone conversion (naive timestamps are UTC, aware ones are
+ * instants), which DuckDB's ASOF join sorts far faster than TIMESTAMPTZ casts.
+ *
+ * `asof` views are matched by one chain of ASOF LEFT JOINs on the event timestamp into a match
+ * table. An ASOF join picks an arbitrary row among rows tied on (keys, event timestamp), so a tie
+ * fix then equi-joins each match with the rows sharing its keys and event timestamp and keeps the
+ * rare better one (later created timestamp, then later in the source). Widening the ASOF key to
+ * (event, created, position) would make the join itself exact, but DuckDB sorts a wide key about
+ * twice as slowly. With filterByCreatedTimestamp, the entity rows whose match was created after
+ * them are answered again by a range join on their keys.
+ *
+ * `window` views are a range join on keys and the ttl window, then the best row per entity row.
+ */
 import type { ColumnInfo } from "../storage/offline/duckdb.js";
 import { quoteIdentifier as qi, quoteLiteral, readFileSql } from "../storage/offline/duckdb.js";
 import type { FeatureSourceSpec, FeatureViewSpec } from "./historical-types.js";
 
 export const ROW = "__fw_row";
 export const ETS = "__fw_ets";
+/** Entity columns may not start with this: the match table names its own columns with it. */
+export const RESERVED_PREFIX = "__fw_";
 export const TIMESTAMP_TYPES = new Set([
   "TIMESTAMP",
   "TIMESTAMP_S",
@@ -14,6 +30,13 @@ export const TIMESTAMP_TYPES = new Set([
   "DATE",
 ]);
 
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+/** The created timestamp of rows without one: below every real timestamp, so they lose ties. */
+const NO_CREATED = "(-9223372036854775807 - 1)";
+/** Row positions: file index and row number within the file, appended files after the source. */
+const FILE_STRIDE = 2n ** 40n;
+const APPENDED_BASE = 2n ** 61n;
 
 export interface ResolvedFeature {
   ref: string;
@@ -34,87 +57,171 @@ export interface ResolvedView {
   strategy: "asof" | "window";
   /** Drop rows created after the entity timestamp (filterByCreatedTimestamp and a created column). */
   filterCreated: boolean;
+  /** How a row's position in the source is known: Parquet's row numbers, or numbering the scan. */
+  rowOrder: "file" | "scan";
 }
 
+/** Non-null entity timestamps span [min, max] (epoch microseconds); undefined when there are none. */
+export type TimeBounds = { min: bigint; max: bigint } | undefined;
 
-function ttlInterval(seconds: number): string {
-  return `to_microseconds(CAST(${Math.round(seconds * 1e6)} AS BIGINT))`;
+/** The temporary tables of one call. */
+export interface Tables {
+  entity: string;
+  match: string;
+  fix: (v: ResolvedView) => string;
 }
 
-/** The CTEs of one view: its normalized source, and its best row per entity row. */
-function viewCtes(v: ResolvedView, entityTable: string): string[] {
-  const a = v.alias;
-  const ttl = v.spec.ttlSeconds > 0 ? ttlInterval(v.spec.ttlSeconds) : undefined;
-  const keys = v.keyColumns.map((_, j) => `k${j}`);
-  const feats = v.features.map((_, j) => `f${j}`);
-  const created = v.createdColumn === undefined ? "CAST(NULL AS TIMESTAMPTZ)" : `CAST(${qi(v.createdColumn)} AS TIMESTAMPTZ)`;
-  const bounds = [
-    "ts IS NOT NULL",
-    `ts <= (SELECT max(${ETS}) FROM ${entityTable})`,
-    ...(ttl === undefined ? [] : [`ts >= (SELECT min(${ETS}) FROM ${entityTable}) - ${ttl}`]),
-  ];
-  const source =
-    `${a}_src AS (SELECT * FROM (SELECT ` +
-    [
-      ...v.keyColumns.map((c, j) => `${qi(c)} AS k${j}`),
-      `CAST(${qi(v.timestampColumn)} AS TIMESTAMPTZ) AS ts`,
-      `${created} AS cr`,
-      "row_number() OVER () AS seq",
-      ...v.features.map((f, j) => `${qi(f.sourceColumn)} AS f${j}`),
-    ].join(", ") +
-    ` FROM ${sourceRelation(v.spec.source)}) WHERE ${bounds.join(" AND ")})`;
-  const keyMatch = v.spec.joinKeys.map((key, j) => `e.${qi(key)} = f.k${j}`);
-  // DuckDB's ASOF JOIN matches a NULL probe timestamp to the latest row, so entity rows without a
-  // timestamp or key are left out of the join here (they get NULL features from the final LEFT JOIN).
-  const probe =
-    `(SELECT * FROM ${entityTable} WHERE ` +
-    [`${ETS} IS NOT NULL`, ...v.spec.joinKeys.map((key) => `${qi(key)} IS NOT NULL`)].join(" AND ") +
-    ") e";
-  const picked = [`e.${ROW} AS row`, ...feats.map((f) => `f.${f}`)].join(", ");
-
-  if (v.strategy === "asof") {
-    const dedup =
-      `${a}_dedup AS (SELECT * FROM ${a}_src ` +
-      `QUALIFY row_number() OVER (PARTITION BY ${[...keys, "ts"].join(", ")} ORDER BY cr DESC NULLS LAST, seq DESC) = 1)`;
-    const joined =
-      `${a} AS (SELECT ${picked} FROM ${probe} ASOF JOIN ${a}_dedup f ` +
-      `ON ${[...keyMatch, `e.${ETS} >= f.ts`].join(" AND ")}` +
-      (ttl === undefined ? "" : ` WHERE f.ts >= e.${ETS} - ${ttl}`) +
-      ")";
-    return [source, dedup, joined];
-  }
-  const conditions = [
-    ...keyMatch,
-    `f.ts <= e.${ETS}`,
-    ...(ttl === undefined ? [] : [`f.ts >= e.${ETS} - ${ttl}`]),
-    ...(v.filterCreated ? [`(f.cr IS NULL OR f.cr <= e.${ETS})`] : []),
-  ];
-  const joined =
-    `${a} AS (SELECT ${picked} FROM ${probe} JOIN ${a}_src f ON ${conditions.join(" AND ")} ` +
-    `QUALIFY row_number() OVER (PARTITION BY e.${ROW} ORDER BY f.ts DESC, f.cr DESC NULLS LAST, f.seq DESC) = 1)`;
-  return [source, joined];
+function ttlMicros(v: ResolvedView): bigint | undefined {
+  if (!(v.spec.ttlSeconds > 0)) return undefined;
+  const us = BigInt(Math.round(v.spec.ttlSeconds * 1e6));
+  return us > INT64_MAX ? undefined : us;
 }
 
-export function buildQuery(entityTable: string, entityColumns: ColumnInfo[], views: ResolvedView[], requested: ResolvedFeature[]): string {
-  const ctes = views.flatMap((v) => viewCtes(v, entityTable));
-  const featureExprs: string[] = new Array<string>(requested.length);
-  for (const v of views) {
-    v.features.forEach((f, j) => {
-      featureExprs[f.outIndex] = `${v.alias}.f${j} AS ${qi((requested[f.outIndex] as ResolvedFeature).column)}`;
-    });
-  }
-  const select = [...entityColumns.map((c) => `e.${qi(c.name)}`), ...featureExprs].join(", ");
-  const joins = views.map((v) => `LEFT JOIN ${v.alias} ON ${v.alias}.row = e.${ROW}`).join(" ");
-  return `WITH ${ctes.join(", ")} SELECT ${select} FROM ${entityTable} e ${joins} ORDER BY e.${ROW}`;
+/** `ts >= ets - ttl`, without overflowing when `ets - ttl` falls below the BIGINT range. */
+function withinTtl(v: ResolvedView, ts: string, ets: string): string {
+  const ttl = ttlMicros(v);
+  if (ttl === undefined) return "TRUE";
+  return `CASE WHEN ${ets} < ${INT64_MIN + ttl} THEN TRUE ELSE ${ts} >= ${ets} - ${ttl} END`;
 }
 
-/** COPY the query to a temporary file next to `out`, then rename it into place. */
+/** One part of a source with its row positions in `__fw_seq`, starting at `base`. */
+function positioned(relation: string, v: ResolvedView, base: bigint): string {
+  const seq =
+    v.rowOrder === "file"
+      ? `${base} + CAST(file_index AS BIGINT) * ${FILE_STRIDE} + file_row_number`
+      : `${base} + row_number() OVER ()`;
+  return `SELECT *, ${seq} AS __fw_seq FROM ${relation}`;
+}
 
 /** A source file, followed by the Parquet files appended to it (matched by column name). */
-function sourceRelation(source: FeatureSourceSpec): string {
-  const base = readFileSql(source.path, source.format);
+function sourceRelation(v: ResolvedView): string {
+  const source: FeatureSourceSpec = v.spec.source;
+  const base = positioned(readFileSql(source.path, source.format), v, 0n);
   const appended = source.appendedParquet ?? [];
-  if (appended.length === 0) return base;
+  if (appended.length === 0) return `(${base})`;
   const files = `[${appended.map((f) => quoteLiteral(f)).join(", ")}]`;
-  return `(SELECT * FROM ${base} UNION ALL BY NAME SELECT * FROM read_parquet(${files}, union_by_name = true))`;
+  return `(${base} UNION ALL BY NAME ${positioned(`read_parquet(${files}, union_by_name = true)`, v, APPENDED_BASE)})`;
+}
+
+/**
+ * A view's source normalized to `k0.., ts, cr, seq, f0..` (timestamps in epoch microseconds), keeping
+ * only rows with keys and an event timestamp that some entity row could see.
+ */
+export function sourceSql(v: ResolvedView, bounds: TimeBounds): string {
+  const created = v.createdColumn === undefined ? NO_CREATED : `coalesce(epoch_us(${qi(v.createdColumn)}), ${NO_CREATED})`;
+  const columns = [
+    ...v.keyColumns.map((c, j) => `${qi(c)} AS k${j}`),
+    `epoch_us(${qi(v.timestampColumn)}) AS ts`,
+    `${created} AS cr`,
+    "__fw_seq AS seq",
+    ...v.features.map((f, j) => `${qi(f.sourceColumn)} AS f${j}`),
+  ];
+  const where = ["ts IS NOT NULL", ...v.keyColumns.map((_, j) => `k${j} IS NOT NULL`)];
+  if (bounds === undefined) {
+    where.push("FALSE");
+  } else {
+    where.push(`ts <= ${bounds.max}`);
+    const ttl = ttlMicros(v);
+    if (ttl !== undefined && bounds.min - ttl > INT64_MIN) where.push(`ts >= ${bounds.min - ttl}`);
+  }
+  return `(SELECT * FROM (SELECT ${columns.join(", ")} FROM ${sourceRelation(v)}) WHERE ${where.join(" AND ")})`;
+}
+
+const col = (v: ResolvedView, name: string) => `__fw_${v.alias}_${name}`;
+
+function keyMatch(v: ResolvedView, left: string, right: string): string[] {
+  return v.spec.joinKeys.map((key, j) => `${left}.${qi(key)} = ${right}.k${j}`);
+}
+
+/**
+ * The match table: every entity row with, per `asof` view, the ASOF-matched row's event and created
+ * timestamps, position and features (NULL when no row has an event timestamp at or before it).
+ */
+export function matchTableSql(tables: Tables, views: ResolvedView[], bounds: TimeBounds): string {
+  const picked: string[] = [];
+  const joins: string[] = [];
+  for (const v of views) {
+    const a = v.alias;
+    picked.push(...["ts", "cr", "seq", ...v.features.map((_, j) => `f${j}`)].map((c) => `${a}.${c} AS ${col(v, c)}`));
+    joins.push(`ASOF LEFT JOIN ${sourceSql(v, bounds)} ${a} ON ${[...keyMatch(v, "e", a), `e.${ETS} >= ${a}.ts`].join(" AND ")}`);
+  }
+  return `CREATE TEMP TABLE ${tables.match} AS SELECT e.*, ${picked.join(", ")} FROM ${tables.entity} e ${joins.join(" ")}`;
+}
+
+/**
+ * The fix table of an `asof` view: the entity rows whose answer is not their ASOF match, with the
+ * right row's event timestamp and features (NULL features when, filtering by created timestamp,
+ * no row qualifies).
+ */
+export function fixTableSql(tables: Tables, v: ResolvedView, bounds: TimeBounds): string {
+  const feats = v.features.map((_, j) => `s.f${j}`);
+  const keys = v.spec.joinKeys.map(qi);
+  const matched =
+    `SELECT ${[ROW, ...keys].join(", ")}, ${ETS} AS ets, ${col(v, "ts")} AS ts, ${col(v, "cr")} AS cr, ${col(v, "seq")} AS seq ` +
+    `FROM ${tables.match} WHERE ${col(v, "ts")} IS NOT NULL AND ${ETS} IS NOT NULL`;
+  // Rows tied with the match on keys and event timestamp that beat it on (created, position).
+  const better = ["s.ts = m.ts", "(s.cr > m.cr OR (s.cr = m.cr AND s.seq > m.seq))"];
+  if (v.filterCreated) better.push("m.cr <= m.ets", "s.cr <= m.ets");
+  const tieFix =
+    `SELECT m.${ROW} AS row, s.ts, ${feats.join(", ")} FROM ${sourceSql(v, bounds)} s ` +
+    `JOIN m ON ${[...keyMatch(v, "m", "s"), ...better].join(" AND ")} ` +
+    `QUALIFY row_number() OVER (PARTITION BY m.${ROW} ORDER BY s.cr DESC, s.seq DESC) = 1`;
+  if (!v.filterCreated) return `CREATE TEMP TABLE ${tables.fix(v)} AS WITH m AS (${matched}) ${tieFix}`;
+
+  // Matches created after their entity row: the answer is another row, found by a range join.
+  const late = `SELECT * FROM m WHERE m.cr > m.ets`;
+  const found =
+    `SELECT l.${ROW} AS row, s.ts, ${feats.join(", ")} FROM late l JOIN ${sourceSql(v, bounds)} s ON ` +
+    [...keyMatch(v, "l", "s"), "s.ts <= l.ets", withinTtl(v, "s.ts", "l.ets"), "s.cr <= l.ets"].join(" AND ") +
+    ` QUALIFY row_number() OVER (PARTITION BY l.${ROW} ORDER BY s.ts DESC, s.cr DESC, s.seq DESC) = 1`;
+  return (
+    `CREATE TEMP TABLE ${tables.fix(v)} AS WITH m AS MATERIALIZED (${matched}), late AS MATERIALIZED (${late}), found AS (${found}) ` +
+    `${tieFix} UNION ALL SELECT l.${ROW} AS row, f.ts, ${v.features.map((_, j) => `f.f${j}`).join(", ")} ` +
+    `FROM late l LEFT JOIN found f ON f.row = l.${ROW}`
+  );
+}
+
+/** The answer table of a `window` view: the best qualifying row per entity row (none: no row). */
+export function windowTableSql(tables: Tables, v: ResolvedView, bounds: TimeBounds): string {
+  const keys = v.spec.joinKeys.map(qi);
+  const probe =
+    `(SELECT ${[ROW, ETS, ...keys].join(", ")} FROM ${tables.entity} WHERE ` +
+    [`${ETS} IS NOT NULL`, ...keys.map((k) => `${k} IS NOT NULL`)].join(" AND ") +
+    ") e";
+  const conditions = [
+    ...keyMatch(v, "e", "s"),
+    `s.ts <= e.${ETS}`,
+    withinTtl(v, "s.ts", `e.${ETS}`),
+    ...(v.filterCreated ? [`s.cr <= e.${ETS}`] : []),
+  ];
+  return (
+    `CREATE TEMP TABLE ${tables.fix(v)} AS SELECT e.${ROW} AS row, s.ts, ${v.features.map((_, j) => `s.f${j}`).join(", ")} ` +
+    `FROM ${probe} JOIN ${sourceSql(v, bounds)} s ON ${conditions.join(" AND ")} ` +
+    `QUALIFY row_number() OVER (PARTITION BY e.${ROW} ORDER BY s.ts DESC, s.cr DESC, s.seq DESC) = 1`
+  );
+}
+
+/** The result: entity columns in input order, then the requested features, one row per entity row in input order. */
+export function resultSql(tables: Tables, entityColumns: ColumnInfo[], views: ResolvedView[], requested: ResolvedFeature[]): string {
+  const hasAsof = views.some((v) => v.strategy === "asof");
+  const base = hasAsof ? tables.match : tables.entity;
+  const featureExprs = new Array<string>(requested.length);
+  const joins: string[] = [];
+  for (const v of views) {
+    const x = `x_${v.alias}`;
+    joins.push(`LEFT JOIN ${tables.fix(v)} ${x} ON ${x}.row = m.${ROW}`);
+    v.features.forEach((f, j) => {
+      const name = qi((requested[f.outIndex] as ResolvedFeature).column);
+      if (v.strategy === "window") {
+        featureExprs[f.outIndex] = `${x}.f${j} AS ${name}`;
+        return;
+      }
+      const fixed = `${x}.row IS NOT NULL`;
+      const ts = `CASE WHEN ${fixed} THEN ${x}.ts ELSE m.${col(v, "ts")} END`;
+      const valid = `m.${ETS} IS NOT NULL AND ${ts} IS NOT NULL AND ${withinTtl(v, ts, `m.${ETS}`)}`;
+      featureExprs[f.outIndex] = `CASE WHEN ${valid} THEN (CASE WHEN ${fixed} THEN ${x}.f${j} ELSE m.${col(v, `f${j}`)} END) END AS ${name}`;
+    });
+  }
+  const select = [...entityColumns.map((c) => `m.${qi(c.name)}`), ...featureExprs].join(", ");
+  return `SELECT ${select} FROM ${base} m ${joins.join(" ")} ORDER BY m.${ROW}`;
 }

@@ -53,9 +53,10 @@ export interface HistoricalFeaturesResult {
 }
 
 /**
- * `asof`: dedupe each source to one row per (keys, event_ts), then ASOF JOIN and apply the ttl.
- * `window`: range join on keys and the ttl window, then keep the best row per entity row.
- * `auto` (default) uses `asof` except for views filtered by created timestamp, which need `window`.
+ * `asof`: ASOF JOIN on the event timestamp, then fix the entity rows whose match is tied with a
+ * better-created row (and, filtering by created timestamp, those whose match was created too late).
+ * `window`: range join on keys and the ttl window, then keep the best row per entity row; slow
+ * when a key has many rows inside the window. `auto` (default) is `asof`.
  */
 export type JoinStrategy = "auto" | "asof" | "window";
 

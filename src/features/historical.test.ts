@@ -307,7 +307,7 @@ describe.each(STRATEGIES)("point-in-time join (%s)", (strategy) => {
   });
 });
 
-describe.each(["auto", "window"] as const)("filterByCreatedTimestamp (%s)", (strategy) => {
+describe.each(STRATEGIES)("filterByCreatedTimestamp (%s)", (strategy) => {
   test("rows created after the entity timestamp are dropped only when asked", async () => {
     const source = await write(`SELECT * FROM (VALUES
       (1, ${T("2024-01-01 09:00:00")}, ${T("2024-01-01 09:01:00")}, 'early'),
@@ -329,6 +329,30 @@ describe.each(["auto", "window"] as const)("filterByCreatedTimestamp (%s)", (str
     expect(plain.rows.map((r) => r.conv_rate)).toEqual(["late", "late", "b", "x", "unknown"]);
     const filtered = await run({ ...base, filterByCreatedTimestamp: true }, strategy);
     expect(filtered.rows.map((r) => r.conv_rate)).toEqual(["early", "late", "a", null, "unknown"]);
+  });
+
+  test("a late latest row falls back to an older row, within the ttl and the created-timestamp tie-break", async () => {
+    const source = await write(`SELECT * FROM (VALUES
+      (1, ${T("2024-01-01 08:00:00")}, ${T("2024-01-01 08:00:00")}, 'old'),
+      (1, ${T("2024-01-01 09:00:00")}, ${T("2024-01-01 09:30:00")}, 'tie-early'),
+      (1, ${T("2024-01-01 09:00:00")}, ${T("2024-01-01 09:40:00")}, 'tie-late'),
+      (1, ${T("2024-01-01 10:00:00")}, ${T("2024-01-01 12:00:00")}, 'newest'),
+      (2, ${T("2024-01-01 07:00:00")}, ${T("2024-01-01 07:00:00")}, 'stale'),
+      (2, ${T("2024-01-01 09:50:00")}, ${T("2024-01-01 11:00:00")}, 'late')
+    ) t(driver_id, event_timestamp, created, conv_rate)`);
+    const entities = await write(`SELECT * FROM (VALUES
+      (1, ${T("2024-01-01 10:30:00")}),
+      (1, ${T("2024-01-01 09:35:00")}),
+      (1, ${T("2024-01-01 09:10:00")}),
+      (1, ${T("2024-01-01 12:00:00")}),
+      (2, ${T("2024-01-01 10:00:00")})
+    ) t(driver_id, event_timestamp)`);
+    const request = { entities: { path: entities, format: "parquet" as const }, features: ["driver:conv_rate"], filterByCreatedTimestamp: true };
+    const unbounded = await run({ ...request, views: [view("driver", source)] }, strategy);
+    expect(unbounded.rows.map((r) => r.conv_rate)).toEqual(["tie-late", "tie-early", "old", "newest", "stale"]);
+    // With a 2 h ttl, 07:00 is too old for the entity row at 10:00.
+    const bounded = await run({ ...request, views: [view("driver", source, { ttlSeconds: 7200 })] }, strategy);
+    expect(bounded.rows.map((r) => r.conv_rate)).toEqual(["tie-late", "tie-early", "old", "newest", null]);
   });
 });
 
@@ -443,6 +467,75 @@ describe("feature names, field mapping and formats", () => {
     const result = await getHistoricalFeatures({ entities: { path: empty, format: "parquet" }, views: [spec], features: ["driver:conv_rate"], out });
     expect(result).toEqual({ rows: 0, columns: ["driver_id", "event_timestamp", "conv_rate"] });
     expect(await read(out)).toEqual([]);
+  });
+});
+
+describe.each(STRATEGIES)("row positions and appended files (%s)", (strategy) => {
+  const entity = (rows: string) => write(`SELECT * FROM (VALUES ${rows}) t(driver_id, event_timestamp)`);
+
+  test("appended Parquet files come after the source, so a full tie goes to the latest append", async () => {
+    const source = await write(`SELECT * FROM (VALUES
+      (1, ${T("2024-01-01 10:00:00")}, ${T("2024-01-01 10:00:00")}, 'src'),
+      (2, ${T("2024-01-01 10:00:00")}, ${T("2024-01-01 10:05:00")}, 'src2')
+    ) t(driver_id, event_timestamp, created, conv_rate)`);
+    const pushA = await write(`SELECT * FROM (VALUES
+      (1, ${T("2024-01-01 10:00:00")}, ${T("2024-01-01 10:00:00")}, 'push-a'),
+      (2, ${T("2024-01-01 10:00:00")}, ${T("2024-01-01 10:01:00")}, 'push-a2')
+    ) t(driver_id, event_timestamp, created, conv_rate)`);
+    // No created column at all: its rows lose every tie.
+    const pushB = await write(`SELECT * FROM (VALUES
+      (1, ${T("2024-01-01 10:00:00")}, 'push-b'),
+      (2, ${T("2024-01-01 11:00:00")}, 'push-b2')
+    ) t(driver_id, event_timestamp, conv_rate)`);
+    const spec = view("driver", source);
+    const { rows } = await run(
+      {
+        entities: { path: await entity(`(1, ${T("2024-01-01 12:00:00")}), (2, ${T("2024-01-01 10:30:00")}), (2, ${T("2024-01-01 11:30:00")})`), format: "parquet" },
+        views: [{ ...spec, source: { ...spec.source, appendedParquet: [pushA, pushB] } }],
+        features: ["driver:conv_rate"],
+      },
+      strategy,
+    );
+    expect(rows.map((r) => r.conv_rate)).toEqual(["push-a", "src2", "push-b2"]);
+  });
+
+  test("a glob source orders its files by name; a column named like Parquet's row numbers is only data", async () => {
+    const sub = mkdtempSync(join(dir, "glob-"));
+    const row = (label: string, n: number) => `SELECT 1 AS driver_id, ${T("2024-01-01 10:00:00")} AS event_timestamp, ${T("2024-01-01 10:00:00")} AS created, '${label}' AS conv_rate, ${n} AS file_row_number`;
+    await db.run(`COPY (${row("b1", 0)} UNION ALL ${row("b2", 0)}) TO ${quoteLiteral(join(sub, "b.parquet"))}`);
+    await db.run(`COPY (${row("a", 7)}) TO ${quoteLiteral(join(sub, "a.parquet"))}`);
+    const entities = await entity(`(1, ${T("2024-01-01 11:00:00")})`);
+    const glob = view("driver", join(sub, "*.parquet"), { features: ["conv_rate", "file_row_number"] });
+    const { rows } = await run(
+      { entities: { path: entities, format: "parquet" }, views: [glob], features: ["driver:conv_rate", "driver:file_row_number"] },
+      strategy,
+    );
+    expect(rows.map((r) => [r.conv_rate, r.file_row_number])).toEqual([["b2", 0]]);
+    // Within one file whose column shadows the row numbers, the row that comes last still wins.
+    const shadowed = await write(`${row("first", 9)} UNION ALL ${row("second", 1)} UNION ALL ${row("third", 5)}`);
+    const single = await run(
+      { entities: { path: entities, format: "parquet" }, views: [view("driver", shadowed)], features: ["driver:conv_rate"] },
+      strategy,
+    );
+    expect(single.rows.map((r) => r.conv_rate)).toEqual(["third"]);
+  });
+
+  test("infinite timestamps count as missing; extreme ones do not overflow the ttl window", async () => {
+    const source = await write(`SELECT * FROM (VALUES
+      (1, '-infinity'::TIMESTAMP, 'minus-infinity'),
+      (1, ${T("2024-01-01 00:00:00")}, 'real'),
+      (2, '290309-12-22 (BC) 00:00:00'::TIMESTAMP, 'first-instant'),
+      (2, '294247-01-10 04:00:54'::TIMESTAMP, 'last-second')
+    ) t(driver_id, event_timestamp, conv_rate)`);
+    const entities = await entity(`(1, 'infinity'::TIMESTAMP), (1, ${T("2024-01-02 00:00:00")}), (1, ${T("2023-01-01 00:00:00")}),
+      (2, '290309-12-22 (BC) 00:00:00'::TIMESTAMP), (2, '294247-01-10 04:00:54'::TIMESTAMP)`);
+    const spec = view("driver", source, { source: { path: source, format: "parquet", timestampField: "event_timestamp" }, ttlSeconds: 86_400 });
+    const out = outPath();
+    const options = strategy === "asof-operator" ? { strategy: "asof" as const, db: asofOperatorDb } : { strategy };
+    await getHistoricalFeatures({ entities: { path: entities, format: "parquet" }, views: [spec], features: ["driver:conv_rate"], out }, options);
+    // Infinite timestamps have no JS Date, so only the feature column is read back.
+    const rows = await db.query(`SELECT conv_rate FROM read_parquet(${quoteLiteral(out)})`);
+    expect(rows.map((r) => r.conv_rate)).toEqual([null, "real", null, "first-instant", "last-second"]);
   });
 });
 
@@ -565,6 +658,12 @@ describe("errors", () => {
     expect(rows.map((r) => r.conv_rate)).toEqual([0.5]);
   });
 
+  test("entity columns may not use the reserved '__fw_' prefix", async () => {
+    const { request } = await fixture();
+    const reserved = await write(`SELECT 1 AS driver_id, ${T("2024-01-01 10:30:00")} AS event_timestamp, 0 AS __fw_v0_ts`);
+    await expectError({ ...request, entities: { path: reserved, format: "parquet" } }, "entities.path", reserved, "'__fw_v0_ts'", "reserved");
+  });
+
   test("missing files, entity-column collisions and bad ttl are rejected", async () => {
     const { spec, request } = await fixture();
     const missing = join(dir, "does-not-exist.parquet");
@@ -684,6 +783,9 @@ describe("randomized cross-check against a brute-force reference", () => {
     ["asof-operator", 0, false],
     ["window", 7200, true],
     ["auto", 0, true],
+    ["asof", 3600, true],
+    ["asof-operator", 7200, true],
+    ["window", 0, true],
   ] as const)("strategy %s, ttl %i s, filterByCreatedTimestamp %s", async (strategy, ttl, filterCreated) => {
     const spec: FeatureViewSpec = {
       name: "driver",
@@ -729,7 +831,7 @@ describe("timing", () => {
     };
     const base = { entities: { path: entities, format: "parquet" as const }, views: [spec], features: ["driver:conv_rate", "driver:trips"] };
     const lines: string[] = [];
-    for (const [strategy, filterCreated] of [["asof", false], ["window", false], ["window", true]] as const) {
+    for (const [strategy, filterCreated] of [["asof", false], ["asof", true], ["window", false], ["window", true]] as const) {
       const started = performance.now();
       const result = await getHistoricalFeatures({ ...base, filterByCreatedTimestamp: filterCreated, out: outPath() }, { strategy });
       const ms = performance.now() - started;

@@ -13,9 +13,10 @@
  * - no qualifying row gives NULL features. Every entity row comes back exactly once and in input
  *   order (duplicates included): entity rows are numbered first and joined back on that number.
  *
- * All timestamps are compared as TIMESTAMPTZ in a UTC session: naive timestamps are UTC,
- * timezone-aware ones are converted. Output columns: every entity column in input order (types
- * unchanged), then the requested features in request order.
+ * All timestamps are compared as microseconds since the epoch: naive timestamps are UTC,
+ * timezone-aware ones are instants, and infinite timestamps count as missing. Output columns: every
+ * entity column in input order (types unchanged), then the requested features in request order.
+ * The SQL and why it is shaped so: `historical-sql.ts`.
  */
 import { randomUUID } from "node:crypto";
 import { mkdir, rename, rm } from "node:fs/promises";
@@ -31,7 +32,20 @@ import {
 } from "../storage/offline/duckdb.js";
 import { FeatureStoreError } from "./errors.js";
 import type { FeatureViewSpec, HistoricalFeaturesOptions, HistoricalFeaturesRequest, HistoricalFeaturesResult, JoinStrategy } from "./historical-types.js";
-import { ETS, ROW, TIMESTAMP_TYPES, buildQuery, type ResolvedFeature, type ResolvedView } from "./historical-sql.js";
+import {
+  ETS,
+  RESERVED_PREFIX,
+  ROW,
+  TIMESTAMP_TYPES,
+  fixTableSql,
+  matchTableSql,
+  resultSql,
+  windowTableSql,
+  type ResolvedFeature,
+  type ResolvedView,
+  type Tables,
+  type TimeBounds,
+} from "./historical-sql.js";
 
 export type * from "./historical-types.js";
 
@@ -50,9 +64,12 @@ export async function getHistoricalFeatures(
     const entityColumns = await describeFile(db, request.entities.path, request.entities.format, "entities.path");
     const entityTypes = new Map(entityColumns.map((c) => [c.name, c.type]));
     requireTimestamp(entityTypes, entityTs, request.entities.path, "entities.timestampField");
-    for (const internal of [ROW, ETS]) {
-      if (entityTypes.has(internal)) {
-        throw new FeatureStoreError("entities.path", `Entity file '${request.entities.path}' has a column named '${internal}', which is reserved`);
+    for (const name of entityTypes.keys()) {
+      if (name.startsWith(RESERVED_PREFIX)) {
+        throw new FeatureStoreError(
+          "entities.path",
+          `Entity file '${request.entities.path}' has a column named '${name}'; names starting with '${RESERVED_PREFIX}' are reserved`,
+        );
       }
     }
     for (const f of requested) {
@@ -73,20 +90,31 @@ export async function getHistoricalFeatures(
       );
     }
 
-    // A per-call name, so calls sharing one database do not clobber each other's entity rows.
-    const entityTable = `__fw_entity_${randomUUID().replaceAll("-", "")}`;
-    await db.run(
-      `CREATE TEMP TABLE ${entityTable} AS ` +
-        `SELECT row_number() OVER () AS ${ROW}, CAST(${qi(entityTs)} AS TIMESTAMPTZ) AS ${ETS}, * ` +
-        `FROM ${readFileSql(request.entities.path, request.entities.format)}`,
-    );
+    // Per-call names, so calls sharing one database do not clobber each other's tables.
+    const id = randomUUID().replaceAll("-", "");
+    const tables: Tables = {
+      entity: `__fw_entity_${id}`,
+      match: `__fw_match_${id}`,
+      fix: (v) => `__fw_${v.alias}_${id}`,
+    };
     try {
+      await db.run(
+        `CREATE TEMP TABLE ${tables.entity} AS ` +
+          `SELECT row_number() OVER () AS ${ROW}, epoch_us(${qi(entityTs)}) AS ${ETS}, * ` +
+          `FROM ${readFileSql(request.entities.path, request.entities.format)}`,
+      );
+      const bounds = await entityBounds(db, tables.entity);
+      const asof = resolvedViews.filter((v) => v.strategy === "asof");
+      if (asof.length > 0) await db.run(matchTableSql(tables, asof, bounds));
+      for (const v of resolvedViews) {
+        await db.run(v.strategy === "asof" ? fixTableSql(tables, v, bounds) : windowTableSql(tables, v, bounds));
+      }
       const columns = [...entityColumns.map((c) => c.name), ...requested.map((f) => f.column)];
-      const sql = buildQuery(entityTable, entityColumns, resolvedViews, requested);
-      const rows = await copyToParquet(db, sql, request.out);
+      const rows = await copyToParquet(db, resultSql(tables, entityColumns, resolvedViews, requested), request.out);
       return { rows, columns };
     } finally {
-      await db.run(`DROP TABLE IF EXISTS ${entityTable}`);
+      const names = [tables.entity, tables.match, ...resolvedViews.map(tables.fix)];
+      for (const name of names) await db.run(`DROP TABLE IF EXISTS ${name}`);
     }
   } finally {
     if (options.db === undefined) db.close();
@@ -266,13 +294,19 @@ async function resolveView(
   }));
 
   const filterCreated = request.filterByCreatedTimestamp === true && createdColumn !== undefined;
-  const chosen = strategy === "auto" ? (filterCreated ? "window" : "asof") : strategy;
-  if (chosen === "asof" && filterCreated) {
-    throw new FeatureStoreError("filterByCreatedTimestamp", "The asof strategy cannot filter by created timestamp; use window or auto");
-  }
-  return { spec, alias, keyColumns, timestampColumn, createdColumn, features, strategy: chosen, filterCreated };
+  // Parquet row numbers give each row its position, unless a source column shadows those names.
+  const rowOrder = source.format === "parquet" && !types.has("file_index") && !types.has("file_row_number") ? "file" : "scan";
+  return { spec, alias, keyColumns, timestampColumn, createdColumn, features, strategy: strategy === "window" ? "window" : "asof", filterCreated, rowOrder };
 }
 
+async function entityBounds(db: OfflineDb, entityTable: string): Promise<TimeBounds> {
+  const [row] = await db.query(`SELECT min(${ETS}) AS lo, max(${ETS}) AS hi FROM ${entityTable}`);
+  const lo = row?.lo;
+  const hi = row?.hi;
+  return typeof lo === "bigint" && typeof hi === "bigint" ? { min: lo, max: hi } : undefined;
+}
+
+/** COPY the query to a temporary file next to `out`, then rename it into place. */
 async function copyToParquet(db: OfflineDb, sql: string, out: string): Promise<number> {
   const dir = dirname(resolve(out));
   await mkdir(dir, { recursive: true });
