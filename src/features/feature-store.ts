@@ -3,7 +3,8 @@
  * historical retrieval, materialization, online reads and pushes.
  *
  * The applied definitions are cached by version and re-checked with one indexed read per call, so
- * an apply made by another process takes effect at once.
+ * an apply made by another process takes effect at once; online reads (the hot path) re-check at
+ * most every `registryCheckMs` instead, so there such an apply takes effect within that delay.
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -31,6 +32,11 @@ export interface FeatureStoreOptions {
   offlineDir: string;
   now?: () => number;
   dbOptions?: OfflineDbOptions;
+  /**
+   * How long online reads trust the last registry check (default 1000 ms; 0: check on every read).
+   * An apply through this store takes effect at once; one through another process within this delay.
+   */
+  registryCheckMs?: number;
 }
 
 export interface PlanResult {
@@ -52,6 +58,12 @@ export class FeatureStore {
   private readonly now: () => number;
   private readonly reader: OnlineReader;
   private cached: { version: number; repo: FeatureRepo } = { version: 0, repo: EMPTY_REPO };
+  private readonly registryCheckMs: number;
+  /** When the registry was last checked (performance.now()), and the check in flight, if any. */
+  private checkedAt = Number.NEGATIVE_INFINITY;
+  /** Bumped by every apply through this store, so a check that began before it does not count as fresh. */
+  private applies = 0;
+  private checking: Promise<{ version: number; repo: FeatureRepo }> | undefined;
 
   constructor(private readonly options: FeatureStoreOptions) {
     this.project = options.project;
@@ -60,17 +72,33 @@ export class FeatureStore {
     this.offlineDir = options.offlineDir;
     this.now = options.now ?? Date.now;
     this.reader = new OnlineReader(this.online, this.now);
+    this.registryCheckMs = options.registryCheckMs ?? 1000;
   }
 
   /** The applied definitions and their version (0 and an empty repo before the first apply). */
   async current(): Promise<{ version: number; repo: FeatureRepo }> {
+    const checkedAt = performance.now();
+    const applies = this.applies;
     const version = await this.registry.latestVersion(this.project);
     if (version !== this.cached.version) {
       const entry = await this.registry.getVersion(this.project, version);
       const repo = entry === undefined ? EMPTY_REPO : (JSON.parse(entry.snapshot) as FeatureRepo);
       this.cached = { version, repo };
     }
+    if (applies === this.applies) this.checkedAt = Math.max(this.checkedAt, checkedAt);
     return this.cached;
+  }
+
+  /** `current()` for online reads: at most one registry check per `registryCheckMs`, shared by concurrent reads. */
+  private currentForReads(): Promise<{ version: number; repo: FeatureRepo }> | { version: number; repo: FeatureRepo } {
+    if (performance.now() - this.checkedAt < this.registryCheckMs) return this.cached;
+    if (this.checking === undefined) {
+      const check = this.current().finally(() => {
+        if (this.checking === check) this.checking = undefined;
+      });
+      this.checking = check;
+    }
+    return this.checking;
   }
 
   /** Checks definitions sent by a client (plain objects): the same rules as when loading files. */
@@ -121,6 +149,10 @@ export class FeatureStore {
       { project: this.project, snapshot: JSON.stringify(desired), changes: JSON.stringify(changes), appliedBy: actor, appliedTime: this.now() },
       version,
     );
+    // The next online read re-checks, so an apply through this store takes effect at once.
+    this.applies++;
+    this.checkedAt = Number.NEGATIVE_INFINITY;
+    this.checking = undefined;
     for (const c of changes) {
       if (c.kind !== "feature_view") continue;
       const before = repo.featureViews.find((v) => v.name === c.name);
@@ -223,7 +255,7 @@ export class FeatureStore {
   }
 
   async getOnlineFeatures(request: OnlineFeaturesRequest): Promise<OnlineFeaturesResponse> {
-    const { repo } = await this.current();
+    const { repo } = await this.currentForReads();
     return this.reader.read(repo, request);
   }
 

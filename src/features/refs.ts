@@ -35,10 +35,16 @@ export function resolveRefs(repo: FeatureRepo, sel: FeatureSelection): ResolvedR
   }
   const views = new Map<string, FeatureViewDef>(repo.featureViews.map((v) => [v.name, v]));
   const odfvs = new Map<string, OnDemandFeatureViewDef>(repo.onDemandFeatureViews.map((v) => [v.name, v]));
+  // Computed once per view and call: a request naming f features of one view checks each against the same list.
+  const namesOf = new Map<string, string[]>();
   const featureNames = (view: string): string[] => {
-    const fv = views.get(view);
-    if (fv !== undefined) return featuresOf(repo, fv);
-    return odfvs.get(view)?.schema.map((f) => f.name) ?? [];
+    let names = namesOf.get(view);
+    if (names === undefined) {
+      const fv = views.get(view);
+      names = fv !== undefined ? featuresOf(repo, fv) : (odfvs.get(view)?.schema.map((f) => f.name) ?? []);
+      namesOf.set(view, names);
+    }
+    return names;
   };
   const pairs: [string, string][] = [];
   if (sel.featureService !== undefined) {
