@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from "../core/logger.js";
 import { VERSION } from "../core/version.js";
 import type { ArtifactStore } from "../storage/artifacts/artifact-store.js";
 import type { MetadataStore } from "../storage/metadata/metadata-store.js";
+import type { StreamBus } from "../storage/stream/stream-bus.js";
 import { featureCatalogCheck } from "../registry/feature-check.js";
 import { storedPackageChecker } from "../registry/package-check.js";
 import { LineageService } from "../registry/lineage-service.js";
@@ -23,6 +24,8 @@ import { featureDefinitionsPlugin, featureServerPlugin } from "./plugins/feature
 import { governancePlugin } from "./plugins/governance.js";
 import { inferencePlugin } from "./plugins/inference.js";
 import { inferenceLogPlugin } from "./plugins/inference-log.js";
+import { monitorsPlugin } from "./plugins/monitors.js";
+import { MonitorService, type MonitorServiceDeps } from "../monitoring/monitor-service.js";
 import { lineagePlugin } from "./plugins/lineage.js";
 import { modelsPlugin } from "./plugins/models.js";
 import { predictPlugin } from "./plugins/predict.js";
@@ -46,6 +49,12 @@ export interface AppDeps {
   features?: FeatureStore;
   /** Where served predictions and posted labels are logged; without it nothing is logged and the labels API is not mounted. */
   inferenceLog?: InferenceLog;
+  /**
+   * Monitors (`/api/v1/monitors`): the data directory whose inference log they read, the project
+   * naming their stream subjects and the bus alerts are published on. The scheduler runs due
+   * monitors every `schedulerTickMs` (30 s; false: never). Without it the monitoring API is not mounted.
+   */
+  monitoring?: Pick<MonitorServiceDeps, "dataDir" | "project" | "delivery" | "fetch"> & { bus?: StreamBus | undefined; schedulerTickMs?: number | false };
 }
 
 /** MLflow parses a request body as JSON whatever its Content-Type; so do we. */
@@ -107,6 +116,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (inferenceLog !== undefined) await app.register(inferenceLogPlugin(inferenceLog, registry), { prefix: "/api/v1" });
     return withOpenApi(app, registry);
   }
+  const monitors = monitorService(app, deps, registryService, lineage, clock);
   for (const prefix of ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"]) {
     const documented = prefix.startsWith("/api/") ? registry : undefined;
     await app.register(
@@ -131,6 +141,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       if (deps.features !== undefined) await scope.register(featureDefinitionsPlugin(deps.features, registry));
       await scope.register(predictPlugin({ features: deps.features, metrics }, registry));
       if (inferenceLog !== undefined) await scope.register(inferenceLogPlugin(inferenceLog, registry));
+      if (monitors !== undefined) await scope.register(monitorsPlugin(monitors, registry));
     },
     { prefix: "/api/v1" },
   );
@@ -139,6 +150,29 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Open Inference Protocol (V2) and V1 over ONNX Runtime, for registered versions and aliases.
   await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics, inferenceLog }, registry));
   return withOpenApi(app, registry);
+}
+
+/** The monitoring service and its scheduler, stopped (deliveries finished) when the app closes. */
+function monitorService(app: FastifyInstance, deps: AppDeps, registry: RegistryService, lineage: LineageService, clock: Clock): MonitorService | undefined {
+  const m = deps.monitoring;
+  if (m === undefined) return undefined;
+  const bus = m.bus;
+  const service = new MonitorService({
+    metadata: deps.metadata,
+    artifacts: deps.artifacts,
+    registry,
+    lineage,
+    dataDir: m.dataDir,
+    project: m.project,
+    bus: () => bus,
+    clock,
+    ...(deps.logger === undefined ? {} : { logger: deps.logger }),
+    ...(m.delivery === undefined ? {} : { delivery: m.delivery }),
+    ...(m.fetch === undefined ? {} : { fetch: m.fetch }),
+  });
+  if (m.schedulerTickMs !== false) service.startScheduler(m.schedulerTickMs);
+  app.addHook("onClose", async () => service.stop());
+  return service;
 }
 
 /** `GET /metrics`: Prometheus text exposition of this app's metrics. */

@@ -9,7 +9,7 @@ import type { StreamBus } from "../storage/stream/stream-bus.js";
 import { silentLogger, type Logger } from "../core/logger.js";
 import { openArtifactStore } from "../storage/artifacts/open.js";
 import { openMetadataStore } from "../storage/metadata/open.js";
-import { buildApp, type AppRole } from "./app.js";
+import { buildApp, type AppDeps, type AppRole } from "./app.js";
 
 export interface RunningServer {
   url: string;
@@ -22,6 +22,8 @@ export interface RunningServer {
 export interface StartOptions {
   /** Group commit, queue and segment settings of the inference log (its stream and project come from the config). */
   inferenceLog?: Omit<InferenceLogOptions, "bus" | "project" | "logger">;
+  /** The monitor scheduler's tick (default 30 s; false: no scheduler) and the alert delivery policy. */
+  monitoring?: Pick<NonNullable<AppDeps["monitoring"]>, "schedulerTickMs" | "delivery" | "fetch">;
 }
 
 export async function startServer(cfg: FlywheelConfig, logger: Logger = silentLogger, role: AppRole = "all", options: StartOptions = {}): Promise<RunningServer> {
@@ -43,7 +45,17 @@ export async function startServer(cfg: FlywheelConfig, logger: Logger = silentLo
   try {
     if (cfg.streamUri !== undefined) bus = await openStreamBus(cfg.streamUri, { logger });
     inferenceLog = await InferenceLog.open(cfg.dataDir, { ...options.inferenceLog, logger, project: cfg.featureProject, ...(bus === undefined ? {} : { bus }) });
-    app = await buildApp({ metadata, artifacts, logger, bodyLimit: cfg.bodyLimit, role, features, inferenceLog });
+    app = await buildApp({
+      metadata,
+      artifacts,
+      logger,
+      bodyLimit: cfg.bodyLimit,
+      role,
+      features,
+      inferenceLog,
+      // Monitors read this server's inference log and publish alerts on its stream.
+      monitoring: { dataDir: cfg.dataDir, project: cfg.featureProject, bus, ...options.monitoring },
+    });
     if (bus !== undefined && role === "all") {
       consumer = new PushConsumer({
         bus,
