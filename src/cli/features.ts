@@ -3,15 +3,14 @@
  * server; historical retrieval runs here, in DuckDB over the local files, with the definitions
  * the server has applied.
  */
-import { readdirSync } from "node:fs";
-import { extname, join, resolve } from "node:path";
+import { extname, resolve } from "node:path";
 import type { Command } from "commander";
 import { loadConfig, offlineDirOf } from "../core/config.js";
 import type { FeatureRepo, FeatureViewDef } from "../features/definitions.js";
 import { historicalWithOnDemand } from "../features/historical-store.js";
 import { loadRepo } from "../features/load.js";
 import { formatChange, type Change } from "../features/plan.js";
-import { pushFolder } from "../features/push.js";
+import { appendedFiles } from "../features/push.js";
 import { OfflineDb } from "../storage/offline/duckdb.js";
 import { registryClient, withRegistryOptions, type RegistryFlags } from "./models-shared.js";
 import { UsageError, formatTable, formatTime, io, printJson, printLine, runCli } from "./output.js";
@@ -211,16 +210,7 @@ export function registerFeaturesCommand(program: Command): void {
       const repo = res.definitions as FeatureRepo;
       const project = String(res.project);
       const offlineDir = flags.offlineDir !== undefined ? resolve(flags.offlineDir) : offlineDirOf(loadConfig());
-      const appended = (view: FeatureViewDef): string[] => {
-        const source = repo.sources.find((s) => s.name === view.source);
-        if (source?.kind !== "push_source") return [];
-        const folder = pushFolder(offlineDir, project, source.name);
-        try {
-          return readdirSync(folder).filter((f) => f.endsWith(".parquet") && !f.startsWith(".")).sort().map((f) => join(folder, f));
-        } catch {
-          return [];
-        }
-      };
+      const appended = (view: FeatureViewDef): string[] => appendedFiles(offlineDir, project, repo, view);
       const format = extname(flags.entities).toLowerCase() === ".csv" ? "csv" : "parquet";
       const started = Date.now();
       const db = await OfflineDb.open();

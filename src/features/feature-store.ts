@@ -6,8 +6,6 @@
  * an apply made by another process takes effect at once; online reads (the hot path) re-check at
  * most every `registryCheckMs` instead, so there such an apply takes effect within that delay.
  */
-import { readdirSync } from "node:fs";
-import { join } from "node:path";
 import { FlywheelError } from "../core/errors.js";
 import type { FeatureRegistryStore } from "../storage/metadata/feature-registry-store.js";
 import { OfflineDb, type OfflineDbOptions } from "../storage/offline/duckdb.js";
@@ -20,7 +18,7 @@ import { materializeView, type MaterializeProgress, type ViewMaterialization } f
 import { normalizeDefinitions } from "./normalize.js";
 import { OnlineReader, type OnlineFeaturesRequest, type OnlineFeaturesResponse } from "./online-read.js";
 import { diffRepos, type Change } from "./plan.js";
-import { appendOffline, onlineRows, pushFolder, pushSource, viewsOfPushSource, type Columns, type PushTarget } from "./push.js";
+import { appendOffline, appendedFiles, onlineRows, pushFolder, pushSource, viewsOfPushSource, type Columns, type PushTarget } from "./push.js";
 import { checkSourceFile, sourceExists } from "./source-check.js";
 import { batchSourceOf, validateRepo } from "./validate.js";
 
@@ -171,17 +169,7 @@ export class FeatureStore {
 
   /** The Parquet files offline pushes appended to a view's push source. */
   appendedFiles(repo: FeatureRepo, view: FeatureViewDef): string[] {
-    const source = repo.sources.find((s) => s.name === view.source);
-    if (source?.kind !== "push_source") return [];
-    const folder = pushFolder(this.offlineDir, this.project, source.name);
-    try {
-      return readdirSync(folder)
-        .filter((f) => f.endsWith(".parquet") && !f.startsWith("."))
-        .sort()
-        .map((f) => join(folder, f));
-    } catch {
-      return [];
-    }
+    return appendedFiles(this.offlineDir, this.project, repo, view);
   }
 
   async getHistoricalFeatures(request: StoreHistoricalRequest): Promise<HistoricalFeaturesResult> {

@@ -5,6 +5,7 @@
  * retrieval and materialization read together with the batch source.
  */
 import { randomUUID } from "node:crypto";
+import { readdirSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { quoteIdentifier as qi, quoteLiteral, type OfflineDb } from "../storage/offline/duckdb.js";
@@ -83,6 +84,21 @@ export function viewsOfPushSource(repo: FeatureRepo, source: PushSourceDef): Fea
 /** The folder offline pushes of a push source are appended to. */
 export function pushFolder(offlineDir: string, project: string, source: string): string {
   return join(offlineDir, project, source);
+}
+
+/** The Parquet files offline pushes appended to a view's push source, oldest first (none for a file source). */
+export function appendedFiles(offlineDir: string, project: string, repo: FeatureRepo, view: FeatureViewDef): string[] {
+  const source = repo.sources.find((s) => s.name === view.source);
+  if (source?.kind !== "push_source") return [];
+  const folder = pushFolder(offlineDir, project, source.name);
+  try {
+    return readdirSync(folder)
+      .filter((f) => f.endsWith(".parquet") && !f.startsWith("."))
+      .sort()
+      .map((f) => join(folder, f));
+  } catch {
+    return [];
+  }
 }
 
 /**
