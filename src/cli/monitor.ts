@@ -21,6 +21,7 @@ import { buildProfile, parseProfile, type ReferenceProfile } from "../monitoring
 import { describeFile, kindOfType, readDataset } from "../monitoring/read-dataset.js";
 import { STAT_TEST_NAMES, type StatTestName } from "../monitoring/stattests.js";
 import { FlywheelCommand, UsageError, formatTable, note, parsePositiveInt, printJson, printLine, runCli } from "./output.js";
+import { registerMonitorServerCommands } from "./monitor-server.js";
 
 interface DriftFlags {
   reference: string;
@@ -187,7 +188,7 @@ export function formatDriftReport(report: DriftReport, referenceName: string, cu
 
 /** Registers `flywheel monitor`; returns the command. */
 export function registerMonitorCommand(program: Command): Command {
-  const monitor = new FlywheelCommand("monitor").description("Monitoring: data and prediction drift between datasets");
+  const monitor = new FlywheelCommand("monitor").description("Monitoring: drift between datasets, monitors run by the server, reports");
   monitor.copyInheritedSettings(program);
   program.addCommand(monitor);
 
@@ -258,5 +259,7 @@ export function registerMonitorCommand(program: Command): Command {
         );
       }),
     );
+  // Monitors kept and run by the server, and reports over a model's inference log.
+  registerMonitorServerCommands(monitor);
   return monitor;
 }

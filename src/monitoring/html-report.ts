@@ -15,14 +15,14 @@ export interface HtmlReportOptions {
   readonly generatedAt?: string;
 }
 
-const REF_COLOUR = "#4c78a8";
-const CUR_COLOUR = "#f58518";
+export const REF_COLOUR = "#4c78a8";
+export const CUR_COLOUR = "#f58518";
 
-function esc(s: string): string {
+export function esc(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
 }
 
-function fmt(v: number | undefined): string {
+export function fmt(v: number | undefined): string {
   if (v === undefined) return "";
   if (Number.isNaN(v)) return "NaN";
   if (!Number.isFinite(v)) return v > 0 ? "∞" : "−∞";
@@ -32,7 +32,7 @@ function fmt(v: number | undefined): string {
   return String(Number(v.toPrecision(4)));
 }
 
-function pct(v: number): string {
+export function pct(v: number): string {
   return `${(v * 100).toFixed(1)}%`;
 }
 
@@ -41,7 +41,8 @@ function verdict(c: ColumnDrift): string {
   return c.drifted ? '<span class="bad">drift</span>' : '<span class="good">no drift</span>';
 }
 
-function chart(h: ColumnHistogram): string {
+/** An inline SVG bar chart of reference against current shares per bin or category. */
+export function chart(h: ColumnHistogram): string {
   const W = 640;
   const H = 200;
   const left = 44;
@@ -106,10 +107,25 @@ function missingCell(c: ColumnDrift): string {
   return `<td class="num">${ref} → ${pct(c.current.missingShare)} <span class="na">(${sign}${pct(Math.abs(change))})</span></td>`;
 }
 
-/** Renders a drift report as a self-contained HTML page. */
-export function renderDriftHtml(report: DriftReport, options: HtmlReportOptions = {}): string {
-  const title = options.title ?? "Data drift report";
+/** The page's stylesheet, shared by every report page. */
+export const REPORT_STYLE = `body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#222;max-width:1100px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin-top:28px}h3{font-size:15px;margin:22px 0 6px}
+table{border-collapse:collapse;font-size:13px;width:100%}th,td{border-bottom:1px solid #ddd;padding:5px 8px;text-align:left}
+th{background:#f4f4f4}.num{text-align:right;font-variant-numeric:tabular-nums}
+.bad{color:#b30000;font-weight:600}.good{color:#1b7a1b;font-weight:600}.na{color:#777;font-weight:normal}
+.ax{font-size:10px;fill:#555}.legend span{display:inline-block;width:12px;height:12px;vertical-align:middle;margin:0 4px 0 12px}
+section{border-top:1px solid #eee}`;
+
+/** The dataset verdict as one line of HTML. */
+export function driftHeadline(report: DriftReport): string {
   const d = report.dataset;
+  return d.drift
+    ? `<span class="bad">Dataset drift</span>: ${d.drifted} of ${d.tested} tested columns drifted (${pct(d.share)} ≥ ${pct(d.driftShareThreshold)})`
+    : `<span class="good">No dataset drift</span>: ${d.drifted} of ${d.tested} tested columns drifted (${pct(d.share)} &lt; ${pct(d.driftShareThreshold)})`;
+}
+
+/** The drift table, and under "Distributions" one chart section per column. */
+export function driftSectionsHtml(report: DriftReport): string {
   const rows = report.columns
     .map(
       (c) =>
@@ -127,35 +143,7 @@ export function renderDriftHtml(report: DriftReport, options: HtmlReportOptions 
       return `<section id="col-${encodeURIComponent(c.column)}"><h3>${esc(c.column)} ${verdict(c)}</h3>${note}${extra}${svg}</section>`;
     })
     .join("\n");
-  const skipped =
-    report.skipped.length === 0
-      ? ""
-      : `<p class="na">Skipped: ${report.skipped.map((s) => `${esc(s.column)} (${esc(s.reason)})`).join(", ")}</p>`;
-  const headline = d.drift
-    ? `<span class="bad">Dataset drift</span>: ${d.drifted} of ${d.tested} tested columns drifted (${pct(d.share)} ≥ ${pct(d.driftShareThreshold)})`
-    : `<span class="good">No dataset drift</span>: ${d.drifted} of ${d.tested} tested columns drifted (${pct(d.share)} &lt; ${pct(d.driftShareThreshold)})`;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)}</title>
-<style>
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#222;max-width:1100px}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin-top:28px}h3{font-size:15px;margin:22px 0 6px}
-table{border-collapse:collapse;font-size:13px;width:100%}th,td{border-bottom:1px solid #ddd;padding:5px 8px;text-align:left}
-th{background:#f4f4f4}.num{text-align:right;font-variant-numeric:tabular-nums}
-.bad{color:#b30000;font-weight:600}.good{color:#1b7a1b;font-weight:600}.na{color:#777;font-weight:normal}
-.ax{font-size:10px;fill:#555}.legend span{display:inline-block;width:12px;height:12px;vertical-align:middle;margin:0 4px 0 12px}
-section{border-top:1px solid #eee}
-</style>
-</head>
-<body>
-<h1>${esc(title)}</h1>
-<p class="na">Reference: ${esc(options.referenceName ?? "reference")} (${report.referenceRows.toLocaleString("en-US")} rows) · Current: ${esc(options.currentName ?? "current")} (${report.currentRows.toLocaleString("en-US")} rows) · ${esc(options.generatedAt ?? new Date().toISOString())}</p>
-<p>${headline}</p>
-${skipped}
-<h2>Drift by column</h2>
+  return `<h2>Drift by column</h2>
 <table>
 <thead><tr><th>column</th><th>role</th><th>type</th><th>test</th><th class="num">statistic</th><th class="num">score</th><th class="num">threshold</th><th>verdict</th><th class="num">missing (ref → cur)</th></tr></thead>
 <tbody>
@@ -164,7 +152,32 @@ ${rows}
 </table>
 <h2>Distributions</h2>
 <p class="legend"><span style="background:${REF_COLOUR}"></span>reference<span style="background:${CUR_COLOUR}"></span>current (share of each side's values per bin)</p>
-${sections}
+${sections}`;
+}
+
+/** Renders a drift report as a self-contained HTML page. */
+export function renderDriftHtml(report: DriftReport, options: HtmlReportOptions = {}): string {
+  const title = options.title ?? "Data drift report";
+  const skipped =
+    report.skipped.length === 0
+      ? ""
+      : `<p class="na">Skipped: ${report.skipped.map((s) => `${esc(s.column)} (${esc(s.reason)})`).join(", ")}</p>`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)}</title>
+<style>
+${REPORT_STYLE}
+</style>
+</head>
+<body>
+<h1>${esc(title)}</h1>
+<p class="na">Reference: ${esc(options.referenceName ?? "reference")} (${report.referenceRows.toLocaleString("en-US")} rows) · Current: ${esc(options.currentName ?? "current")} (${report.currentRows.toLocaleString("en-US")} rows) · ${esc(options.generatedAt ?? new Date().toISOString())}</p>
+<p>${driftHeadline(report)}</p>
+${skipped}
+${driftSectionsHtml(report)}
 </body>
 </html>
 `;

@@ -169,7 +169,8 @@ export function columnQuality(
   if (ref.kind === "numerical" && cur.kind === "numerical") {
     range = outOfRange(ref, cur, options.outOfRange);
     if (range !== undefined && range.share > range.maxShare) {
-      issues.push(`${pct(range.share)} of values outside the reference ${range.bounds} [${range.lower}, ${range.upper}] (> ${pct(range.maxShare)})`);
+      const short = (v: number) => String(Number(v.toPrecision(4)));
+      issues.push(`${pct(range.share)} of values outside the reference ${range.bounds} [${short(range.lower)}, ${short(range.upper)}] (> ${pct(range.maxShare)})`);
     }
   } else {
     fresh = newCategories(ref, cur);
