@@ -17,9 +17,10 @@ import type { ArtifactStore } from "../storage/artifacts/artifact-store.js";
 import type { MetadataStore } from "../storage/metadata/metadata-store.js";
 import type { MonitorPoint, MonitorRecord, MonitorRunRecord, MonitorRunStatus } from "../storage/metadata/monitoring-store.js";
 import type { StreamBus } from "../storage/stream/stream-bus.js";
-import { DEFAULT_DELIVERY, EventPublisher, deliverWebhook, type DeliveryPolicy, type FetchLike, type WebhookDelivery } from "./alerts.js";
+import { DEFAULT_DELIVERY, type DeliveryPolicy, type FetchLike } from "./alerts.js";
 import { seriesPoints } from "./evaluate.js";
 import { executeRun, runWindows, type RunDeps, type RunOutcome } from "./monitor-run.js";
+import { Notifier } from "./notifier.js";
 import { parseMonitorSpec, scheduleMs, windowMs, type MonitorSpec } from "./monitor-spec.js";
 import { buildReport, type MonitorReport, type ReportRequest } from "./report.js";
 import { lastCompleteWindow } from "./window.js";
@@ -103,16 +104,22 @@ export class MonitorService {
   private readonly clock: Clock;
   private readonly reader: InferenceLogReader;
   private readonly running = new Map<string, Promise<unknown>>();
-  private readonly deliveries = new Set<Promise<void>>();
-  private readonly policy: DeliveryPolicy;
-  private publisher: { bus: StreamBus; publisher: EventPublisher } | undefined;
+  private readonly notifier: Notifier;
   private timer: ReturnType<typeof setInterval> | undefined;
   private tick: Promise<void> | undefined;
 
   constructor(private readonly deps: MonitorServiceDeps) {
     this.clock = deps.clock ?? systemClock;
     this.reader = new InferenceLogReader(deps.dataDir);
-    this.policy = { ...DEFAULT_DELIVERY, ...(deps.delivery ?? {}) };
+    this.notifier = new Notifier({
+      store: deps.metadata.monitoring,
+      clock: this.clock,
+      project: deps.project,
+      policy: { ...DEFAULT_DELIVERY, ...(deps.delivery ?? {}) },
+      ...(deps.bus === undefined ? {} : { bus: deps.bus }),
+      ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
+      ...(deps.logger === undefined ? {} : { logger: deps.logger }),
+    });
   }
 
   private get store() {
@@ -215,7 +222,7 @@ export class MonitorService {
       result: JSON.stringify(result),
     });
     if (outcome !== undefined) await this.store.upsertPoints(this.points(name, runId, outcome, finished));
-    const events = outcome !== undefined && status === "alert" ? await this.raise(spec, runId, outcome) : [];
+    const events = outcome !== undefined && status === "alert" ? await this.notifier.raise(spec, runId, outcome) : [];
     return {
       run_id: runId,
       monitor: name,
@@ -244,78 +251,9 @@ export class MonitorService {
     return out;
   }
 
-  /** Stores the alert (and the pipeline trigger) and starts delivering them in the background. */
-  private async raise(spec: MonitorSpec, runId: number, outcome: RunOutcome): Promise<{ id: number; kind: string }[]> {
-    const time = new Date(this.clock.now()).toISOString();
-    const windows = outcome.windows
-      .map((w) => ({
-        start: new Date(w.start).toISOString(),
-        end: new Date(w.end).toISOString(),
-        rows: w.rows,
-        failed: outcome.failed.filter((f) => f.start === w.start).map(({ check, summary }) => ({ check, summary })),
-      }))
-      .filter((w) => w.failed.length > 0);
-    const alert = {
-      event: "flywheel.monitor.alert",
-      monitor: spec.name,
-      model_ref: spec.model,
-      model: outcome.model,
-      version: outcome.version,
-      run_id: runId,
-      time,
-      windows,
-      ...(spec.pipeline === undefined ? {} : { pipeline: spec.pipeline }),
-    };
-    const alertId = await this.store.addEvent({ monitor: spec.name, runId, kind: "alert", time: this.clock.now(), payload: JSON.stringify(alert), delivery: "{}" });
-    const events = [{ id: alertId, kind: "alert" }];
-    this.track(this.deliver(spec, alertId, "alert", { ...alert, event_id: alertId }, true));
-    if (spec.pipeline !== undefined) {
-      const trigger = {
-        event: "flywheel.monitor.pipeline_trigger",
-        monitor: spec.name,
-        pipeline: spec.pipeline,
-        model: outcome.model,
-        version: outcome.version,
-        run_id: runId,
-        alert_event_id: alertId,
-        time,
-        status: "recorded",
-        note: "no pipeline runner is available: the trigger is recorded and published for one to act on",
-      };
-      const id = await this.store.addEvent({ monitor: spec.name, runId, kind: "pipeline_trigger", time: this.clock.now(), payload: JSON.stringify(trigger), delivery: "{}" });
-      events.push({ id, kind: "pipeline_trigger" });
-      this.track(this.deliver(spec, id, "pipeline_trigger", { ...trigger, event_id: id }, false));
-    }
-    return events;
-  }
-
-  private track(p: Promise<void>): void {
-    const done = p.catch((e: unknown) => this.deps.logger?.warn({ err: e }, "monitor event delivery failed")).finally(() => this.deliveries.delete(done));
-    this.deliveries.add(done);
-  }
-
-  private async deliver(spec: MonitorSpec, eventId: number, kind: string, payload: object, webhooks: boolean): Promise<void> {
-    const body = JSON.stringify(payload);
-    const policy = { ...this.policy, ...(spec.alerts?.attempts === undefined ? {} : { attempts: spec.alerts.attempts }) };
-    const targets = webhooks ? (spec.alerts?.webhooks ?? []) : [];
-    const [hooks, stream] = await Promise.all([Promise.all(targets.map((t) => deliverWebhook(t, kind, body, policy, this.deps.fetch))), this.publish(kind, eventId, payload)]);
-    await this.store.setEventDelivery(eventId, JSON.stringify({ webhooks: hooks satisfies WebhookDelivery[], stream }));
-  }
-
-  private async publish(kind: string, eventId: number, payload: object): Promise<unknown> {
-    const bus = this.deps.bus?.();
-    if (bus === undefined) return null;
-    if (this.publisher?.bus !== bus) this.publisher = { bus, publisher: new EventPublisher(bus, this.deps.project) };
-    try {
-      return await this.publisher.publisher.publish(kind, eventId, payload);
-    } catch (e) {
-      return { error: (e as Error).message };
-    }
-  }
-
   /** Resolves once every alert delivery started so far has finished (all attempts made). */
-  async settled(): Promise<void> {
-    while (this.deliveries.size > 0) await Promise.all([...this.deliveries]);
+  settled(): Promise<void> {
+    return this.notifier.settled();
   }
 
   async history(name: string, q: HistoryQuery = {}) {
