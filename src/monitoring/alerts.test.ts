@@ -37,7 +37,10 @@ async function serve(statuses: number[]) {
 
 const servers: Server[] = [];
 afterEach(() => {
-  for (const s of servers.splice(0)) s.closeAllConnections(), s.close();
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    s.close();
+  }
 });
 
 describe("webhook delivery", () => {
