@@ -190,7 +190,7 @@ export function aurocSamplingComponents(yTrue: ArrayLike<number>, proba: ArrayLi
   const flip = mean > 0.5;
   const y = Array.from({ length: n }, (_, i) => (flip ? 1 - (yTrue[i] as number) : (yTrue[i] as number)));
   const p = Array.from({ length: n }, (_, i) => (flip ? 1 - (proba[i] as number) : (proba[i] as number)));
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (p[a] as number) - (p[b] as number) || a - b);
+  const order = argsort(Float64Array.from(p));
   // For the k-th positive (by score) at rank r > 0: r − k, the negatives ranked below it, as a
   // share of all negatives. Like NannyML, a positive at rank 0 is left out and not counted in k.
   const nPos = y.reduce((a, b) => a + b, 0);
@@ -209,13 +209,14 @@ export function aurocSamplingComponents(yTrue: ArrayLike<number>, proba: ArrayLi
 /** NannyML's estimate of ROC AUC from calibrated probabilities, ranked by the uncalibrated scores. */
 export function estimateRocAuc(calibrated: ArrayLike<number>, scores: ArrayLike<number>): number {
   const n = calibrated.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (scores[b] as number) - (scores[a] as number));
+  // Descending score order; rows with equal scores have equal calibrated values, so their order does not matter.
+  const ascending = argsort(Float64Array.from({ length: n }, (_, i) => scores[i] as number));
   const round5 = (v: number) => Math.round(v * 1e5) / 1e5;
   const tps = new Float64Array(n + 1);
   const fps = new Float64Array(n + 1);
   let tp = 0;
   for (let k = 0; k < n; k++) {
-    tp += calibrated[order[k] as number] as number;
+    tp += calibrated[ascending[n - 1 - k] as number] as number;
     tps[k + 1] = round5(tp);
     fps[k + 1] = round5(k + 1 - tp);
   }

@@ -4,14 +4,13 @@
  * performance of earlier windows again so that labels which arrived since replace their values.
  */
 import type { LineageService } from "../registry/lineage-service.js";
-import { parseModelRef } from "../registry/model-uri.js";
 import type { RegistryService } from "../registry/registry-service.js";
 import type { InferenceLogReader } from "../serving/inference-log/reader.js";
 import type { ArtifactStore } from "../storage/artifacts/artifact-store.js";
 import type { MetadataStore } from "../storage/metadata/metadata-store.js";
 import type { ColumnKind } from "./dataset.js";
 import { evaluateWindow, failures, performanceCheck, referenceView, type CheckStatus, type WindowResult } from "./evaluate.js";
-import { windowMs, type CheckName, type MonitorSpec } from "./monitor-spec.js";
+import { monitorModelRef, windowMs, type CheckName, type MonitorSpec } from "./monitor-spec.js";
 import type { Metrics } from "./performance.js";
 import { loadOrBuildReference, type MonitorReference } from "./reference.js";
 import { loadWindow } from "./window-data.js";
@@ -49,7 +48,7 @@ export interface RunOutcome {
 
 /** The version a monitor's model reference names now. */
 export async function resolveVersion(registry: RegistryService, spec: MonitorSpec) {
-  return registry.resolve(parseModelRef(spec.model));
+  return registry.resolve(monitorModelRef(spec.model));
 }
 
 export interface ResolvedReference {

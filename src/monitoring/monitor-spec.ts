@@ -1,5 +1,5 @@
 /**
- * A monitor's definition, validated once when it is created: which model (a name, `name@alias`,
+ * A monitor's definition, validated once when it is created: which model (a name — its latest version —, `name@alias`,
  * `name/<version>`, `name/<stage>` or a `models:/` URI), the window each run examines, how often
  * the server runs it, where its reference comes from, which checks run with which thresholds,
  * where alerts go, and which pipeline a firing monitor starts.
@@ -15,7 +15,7 @@
  */
 import { z } from "zod";
 import { FlywheelError } from "../core/errors.js";
-import { parseModelRef } from "../registry/model-uri.js";
+import { parseModelRef, type ModelRef } from "../registry/model-uri.js";
 import { cbpeOptionsSchema } from "./cbpe.js";
 import { driftOptionsSchema } from "./column-mapping.js";
 import { performanceOptionsSchema } from "./performance.js";
@@ -63,7 +63,7 @@ export const monitorSpecSchema = z.strictObject({
     .max(1024)
     .superRefine((v, ctx) => {
       try {
-        parseModelRef(v);
+        monitorModelRef(v);
       } catch (e) {
         ctx.addIssue({ code: "custom", message: (e as Error).message });
       }
@@ -105,6 +105,11 @@ export const monitorSpecSchema = z.strictObject({
 });
 
 export type MonitorSpec = z.infer<typeof monitorSpecSchema>;
+
+/** The model a monitor names: a reference as the registry reads it, a bare name meaning its latest version. */
+export function monitorModelRef(model: string): ModelRef {
+  return parseModelRef(!model.startsWith("models:/") && !model.includes("@") && !model.includes("/") ? `${model}/latest` : model);
+}
 export type CheckName = "drift" | "quality" | "performance" | "cbpe";
 export const CHECK_NAMES: readonly CheckName[] = ["drift", "quality", "performance", "cbpe"];
 
