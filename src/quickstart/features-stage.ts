@@ -25,6 +25,8 @@ export interface FeatureStageResult {
   featureNames: string[];
   /** patient_id of each training row. */
   patientIds: number[];
+  /** The training set's Parquet file (the model's training dataset). */
+  trainingSet: string;
 }
 
 /** Runs the stage; prints what it did. */
@@ -102,7 +104,7 @@ export async function featureStage(api: Api, csv: string, dataDir: string): Prom
     console.log(`  online read for patients 0 and 7: mean_radius ${JSON.stringify(res[1]?.values)}, worst_area ${JSON.stringify(res[2]?.values)} (${res[1]?.statuses.join(", ")})`);
 
     const data = [...featureNames, "target"].map((c) => Float64Array.from(rows, (r) => Number(r[c])));
-    return { table: { columns: [...featureNames, "target"], data }, featureNames, patientIds: rows.map((r) => Number(r[ENTITY_KEY])) };
+    return { table: { columns: [...featureNames, "target"], data }, featureNames, patientIds: rows.map((r) => Number(r[ENTITY_KEY])), trainingSet: training };
   } finally {
     db.close();
   }

@@ -14,6 +14,7 @@ import { binaryClassificationReport } from "../stats/classification.js";
 import { exportLogisticRegression } from "../onnx/export-logistic-regression.js";
 import { predictProba, trainLogisticRegression } from "../training/logistic-regression.js";
 import { ENTITY_KEY, FEATURE_SERVICE, featureStage } from "./features-stage.js";
+import { monitoringStage } from "./monitoring-stage.js";
 
 const EXPERIMENT = "quickstart-breast-cancer";
 const MODEL = "breast-cancer-classifier";
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
         metadata: {
           featureService: FEATURE_SERVICE,
           features: featureNames,
-          trainingDataset: { uri: "examples/data/breast_cancer.csv", version: `rows=${y.length}` },
+          trainingDataset: { uri: features.trainingSet, version: `rows=${y.length}` },
           metrics: { test_roc_auc: report.rocAuc, test_accuracy: report.accuracy },
           classNames: ["malignant", "benign"],
         },
@@ -158,6 +159,15 @@ async function main(): Promise<void> {
       `  predicted ${predictions.length} patients by ${ENTITY_KEY} alone (features from the online store): ${benign} benign, ${predictions.length - benign} malignant; ` +
         `largest difference from training-time probabilities: ${worstByKey.toExponential(2)}`,
     );
+    // Drifted traffic, late labels, a monitor run and its report.
+    await monitoringStage(api, {
+      model: MODEL,
+      dataDir: cfg.dataDir,
+      featureNames,
+      rows: Array.from({ length: y.length }, (_, i) => X.map((column) => column[i] ?? 0)),
+      labels: Array.from(y),
+      classNames: ["malignant", "benign"],
+    });
     const lineage = await api("GET", `/api/v1/models/${MODEL}/versions/${mv.version}/lineage`);
     if (lineage.status === 200) printLineage(lineage.json as unknown as LineageGraph);
     console.log("");
