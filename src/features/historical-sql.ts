@@ -9,7 +9,7 @@
  * rare better one (later created timestamp, then later in the source). Widening the ASOF key to
  * (event, created, position) would make the join itself exact, but DuckDB sorts a wide key about
  * twice as slowly. With filterByCreatedTimestamp, the entity rows whose match was created after
- * them are answered again by a range join on their keys.
+ * them are answered by a running maximum over their keys' rows (see `fixTableSql`).
  *
  * `window` views are a range join on keys and the ttl window, then the best row per entity row.
  */
@@ -168,14 +168,26 @@ export function fixTableSql(tables: Tables, v: ResolvedView, bounds: TimeBounds)
     `QUALIFY row_number() OVER (PARTITION BY m.${ROW} ORDER BY s.cr DESC, s.seq DESC) = 1`;
   if (!v.filterCreated) return `CREATE TEMP TABLE ${tables.fix(v)} AS WITH m AS (${matched}) ${tieFix}`;
 
-  // Matches created after their entity row: the answer is another row, found by a range join.
-  const late = `SELECT * FROM m WHERE m.cr > m.ets`;
+  // Matches created after their entity row: the answer is another row. A row qualifies when
+  // g = greatest(event, created) <= the entity timestamp, so over a key's rows ordered by g the
+  // running max of the event timestamp is the best event timestamp any entity row can see; an
+  // ASOF join on g finds it, and the best-created row with that event timestamp is the answer.
+  // (A range join would enumerate every earlier row of the key: quadratic on dense keys.)
+  const lateKeys = v.spec.joinKeys.map((_, j) => `k${j}`);
+  const runningBest =
+    `SELECT ${lateKeys.join(", ")}, greatest(ts, cr) AS g, max(ts) OVER (PARTITION BY ${lateKeys.join(", ")} ` +
+    `ORDER BY greatest(ts, cr) RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS bts ` +
+    `FROM ${sourceSql(v, bounds)} s SEMI JOIN late l ON ${keyMatch(v, "l", "s").join(" AND ")}`;
+  const bestTs =
+    `SELECT l.${ROW}, ${keys.map((k) => `l.${k}`).join(", ")}, l.ets, b.bts FROM late l ASOF JOIN (${runningBest}) b ` +
+    `ON ${[...keyMatch(v, "l", "b"), "l.ets >= b.g"].join(" AND ")}`;
   const found =
-    `SELECT l.${ROW} AS row, s.ts, ${feats.join(", ")} FROM late l JOIN ${sourceSql(v, bounds)} s ON ` +
-    [...keyMatch(v, "l", "s"), "s.ts <= l.ets", withinTtl(v, "s.ts", "l.ets"), "s.cr <= l.ets"].join(" AND ") +
-    ` QUALIFY row_number() OVER (PARTITION BY l.${ROW} ORDER BY s.ts DESC, s.cr DESC, s.seq DESC) = 1`;
+    `SELECT b.${ROW} AS row, s.ts, ${feats.join(", ")} FROM ${sourceSql(v, bounds)} s JOIN best_ts b ON ` +
+    [...keyMatch(v, "b", "s"), "s.ts = b.bts", "s.cr <= b.ets"].join(" AND ") +
+    ` QUALIFY row_number() OVER (PARTITION BY b.${ROW} ORDER BY s.cr DESC, s.seq DESC) = 1`;
   return (
-    `CREATE TEMP TABLE ${tables.fix(v)} AS WITH m AS MATERIALIZED (${matched}), late AS MATERIALIZED (${late}), found AS (${found}) ` +
+    `CREATE TEMP TABLE ${tables.fix(v)} AS WITH m AS MATERIALIZED (${matched}), ` +
+    `late AS MATERIALIZED (SELECT * FROM m WHERE m.cr > m.ets), best_ts AS MATERIALIZED (${bestTs}), found AS (${found}) ` +
     `${tieFix} UNION ALL SELECT l.${ROW} AS row, f.ts, ${v.features.map((_, j) => `f.f${j}`).join(", ")} ` +
     `FROM late l LEFT JOIN found f ON f.row = l.${ROW}`
   );
