@@ -277,6 +277,20 @@ export function parseReference(text: string): MonitorReference {
   return doc;
 }
 
+/** Parsed documents by artifact key: a profile can be megabytes, and every run of a monitor reads it. */
+const parsed = new Map<string, MonitorReference>();
+const PARSED_MAX = 8;
+
+function remember(key: string, doc: MonitorReference): MonitorReference {
+  parsed.delete(key);
+  parsed.set(key, doc);
+  for (const k of parsed.keys()) {
+    if (parsed.size <= PARSED_MAX) break;
+    parsed.delete(k);
+  }
+  return doc;
+}
+
 /** The stored reference of a version for this monitor's settings, built (and stored) on first use. */
 export async function loadOrBuildReference(
   deps: { metadata: MetadataStore; artifacts: ArtifactStore; lineage: LineageService; now: () => number },
@@ -288,12 +302,14 @@ export async function loadOrBuildReference(
   try {
     const fingerprint = referenceFingerprint(file.identity, spec, plan.features);
     const stored = await deps.metadata.monitoring.getReference(version.name, version.version, fingerprint);
+    const cached = stored === undefined ? undefined : parsed.get(stored.artifactKey);
+    if (stored !== undefined && cached !== undefined) return { reference: remember(stored.artifactKey, cached), built: false, artifactKey: stored.artifactKey };
     if (stored !== undefined) {
       try {
         const { stream } = await deps.artifacts.get(stored.artifactKey);
         const chunks: Buffer[] = [];
         for await (const c of stream) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
-        return { reference: parseReference(Buffer.concat(chunks).toString("utf8")), built: false, artifactKey: stored.artifactKey };
+        return { reference: remember(stored.artifactKey, parseReference(Buffer.concat(chunks).toString("utf8"))), built: false, artifactKey: stored.artifactKey };
       } catch (e) {
         // A lost or damaged document is built again below.
         if (isFlywheelError(e) && e.code === "FW_STORAGE_UNAVAILABLE") throw e;
@@ -310,7 +326,7 @@ export async function loadOrBuildReference(
     const key = `monitoring/references/${id}.json`;
     await deps.artifacts.put(key, Readable.from([Buffer.from(JSON.stringify(reference))]));
     await deps.metadata.monitoring.putReference({ model: version.name, version: version.version, fingerprint, artifactKey: key, rows: reference.rows, createdTime: deps.now() });
-    return { reference, built: true, artifactKey: key };
+    return { reference: remember(key, reference), built: true, artifactKey: key };
   } finally {
     await file.cleanup();
   }

@@ -96,6 +96,8 @@ for (const backend of metadataBackends) {
       expect((await s.call("GET", `${V1}/monitors`)).json.monitors.map((m: any) => m.name)).toEqual(["churn-hourly"]);
       expect((await s.call("GET", `${V1}/monitors/churn-hourly`)).json.monitor.spec.pipeline).toBe("retrain-churn");
       expect((await s.call("GET", `${V1}/monitors/nope`)).json.error_code).toBe("FW_MONITOR_NOT_FOUND");
+      const paths = Object.keys((await s.call("GET", "/api/openapi.json")).json.paths);
+      expect(paths).toEqual(expect.arrayContaining([`${V1}/monitors`, `${V1}/monitors/{name}`, `${V1}/monitors/{name}/run`, `${V1}/monitors/{name}/history`, `${V1}/monitoring/report`]));
     });
 
     test("the injected shift is flagged on the shifted columns only, from the window where it starts", async () => {
