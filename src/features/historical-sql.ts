@@ -21,6 +21,8 @@ export const ROW = "__fw_row";
 export const ETS = "__fw_ets";
 /** Entity columns may not start with this: the match table names its own columns with it. */
 export const RESERVED_PREFIX = "__fw_";
+/** The source column holding row positions; a source may not have a column of that name. */
+export const SEQ = "__fw_seq";
 export const TIMESTAMP_TYPES = new Set([
   "TIMESTAMP",
   "TIMESTAMP_S",
@@ -90,7 +92,7 @@ function positioned(relation: string, v: ResolvedView, base: bigint): string {
     v.rowOrder === "file"
       ? `${base} + CAST(file_index AS BIGINT) * ${FILE_STRIDE} + file_row_number`
       : `${base} + row_number() OVER ()`;
-  return `SELECT *, ${seq} AS __fw_seq FROM ${relation}`;
+  return `SELECT *, ${seq} AS ${SEQ} FROM ${relation}`;
 }
 
 /** A source file, followed by the Parquet files appended to it (matched by column name). */
@@ -113,7 +115,7 @@ export function sourceSql(v: ResolvedView, bounds: TimeBounds): string {
     ...v.keyColumns.map((c, j) => `${qi(c)} AS k${j}`),
     `epoch_us(${qi(v.timestampColumn)}) AS ts`,
     `${created} AS cr`,
-    "__fw_seq AS seq",
+    `${SEQ} AS seq`,
     ...v.features.map((f, j) => `${qi(f.sourceColumn)} AS f${j}`),
   ];
   const where = ["ts IS NOT NULL", ...v.keyColumns.map((_, j) => `k${j} IS NOT NULL`)];
@@ -129,8 +131,14 @@ export function sourceSql(v: ResolvedView, bounds: TimeBounds): string {
 
 const col = (v: ResolvedView, name: string) => `__fw_${v.alias}_${name}`;
 
+/** Entity key columns (by name) against a normalized relation's `k0..`. */
 function keyMatch(v: ResolvedView, left: string, right: string): string[] {
   return v.spec.joinKeys.map((key, j) => `${left}.${qi(key)} = ${right}.k${j}`);
+}
+
+/** Two normalized relations' `k0..` against each other. */
+function sameKeys(v: ResolvedView, left: string, right: string): string[] {
+  return v.spec.joinKeys.map((_, j) => `${left}.k${j} = ${right}.k${j}`);
 }
 
 /**
@@ -155,7 +163,8 @@ export function matchTableSql(tables: Tables, views: ResolvedView[], bounds: Tim
  */
 export function fixTableSql(tables: Tables, v: ResolvedView, bounds: TimeBounds): string {
   const feats = v.features.map((_, j) => `s.f${j}`);
-  const keys = v.spec.joinKeys.map(qi);
+  // Internal names only from here on, so user column names cannot collide with them.
+  const keys = v.spec.joinKeys.map((key, j) => `${qi(key)} AS k${j}`);
   const matched =
     `SELECT ${[ROW, ...keys].join(", ")}, ${ETS} AS ets, ${col(v, "ts")} AS ts, ${col(v, "cr")} AS cr, ${col(v, "seq")} AS seq ` +
     `FROM ${tables.match} WHERE ${col(v, "ts")} IS NOT NULL AND ${ETS} IS NOT NULL`;
@@ -164,7 +173,7 @@ export function fixTableSql(tables: Tables, v: ResolvedView, bounds: TimeBounds)
   if (v.filterCreated) better.push("m.cr <= m.ets", "s.cr <= m.ets");
   const tieFix =
     `SELECT m.${ROW} AS row, s.ts, ${feats.join(", ")} FROM ${sourceSql(v, bounds)} s ` +
-    `JOIN m ON ${[...keyMatch(v, "m", "s"), ...better].join(" AND ")} ` +
+    `JOIN m ON ${[...sameKeys(v, "m", "s"), ...better].join(" AND ")} ` +
     `QUALIFY row_number() OVER (PARTITION BY m.${ROW} ORDER BY s.cr DESC, s.seq DESC) = 1`;
   if (!v.filterCreated) return `CREATE TEMP TABLE ${tables.fix(v)} AS WITH m AS (${matched}) ${tieFix}`;
 
@@ -177,13 +186,13 @@ export function fixTableSql(tables: Tables, v: ResolvedView, bounds: TimeBounds)
   const runningBest =
     `SELECT ${lateKeys.join(", ")}, greatest(ts, cr) AS g, max(ts) OVER (PARTITION BY ${lateKeys.join(", ")} ` +
     `ORDER BY greatest(ts, cr) RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS bts ` +
-    `FROM ${sourceSql(v, bounds)} s SEMI JOIN late l ON ${keyMatch(v, "l", "s").join(" AND ")}`;
+    `FROM ${sourceSql(v, bounds)} s SEMI JOIN late l ON ${sameKeys(v, "l", "s").join(" AND ")}`;
   const bestTs =
-    `SELECT l.${ROW}, ${keys.map((k) => `l.${k}`).join(", ")}, l.ets, b.bts FROM late l ASOF JOIN (${runningBest}) b ` +
-    `ON ${[...keyMatch(v, "l", "b"), "l.ets >= b.g"].join(" AND ")}`;
+    `SELECT l.${ROW}, ${lateKeys.map((k) => `l.${k}`).join(", ")}, l.ets, b.bts FROM late l ASOF JOIN (${runningBest}) b ` +
+    `ON ${[...sameKeys(v, "l", "b"), "l.ets >= b.g"].join(" AND ")}`;
   const found =
     `SELECT b.${ROW} AS row, s.ts, ${feats.join(", ")} FROM ${sourceSql(v, bounds)} s JOIN best_ts b ON ` +
-    [...keyMatch(v, "b", "s"), "s.ts = b.bts", "s.cr <= b.ets"].join(" AND ") +
+    [...sameKeys(v, "b", "s"), "s.ts = b.bts", "s.cr <= b.ets"].join(" AND ") +
     ` QUALIFY row_number() OVER (PARTITION BY b.${ROW} ORDER BY s.cr DESC, s.seq DESC) = 1`;
   return (
     `CREATE TEMP TABLE ${tables.fix(v)} AS WITH m AS MATERIALIZED (${matched}), ` +

@@ -566,6 +566,33 @@ describe("untrusted names and shared databases", () => {
     expect(await read(out)).toEqual([{ "driver id": 1, when: ts("2024-01-01 11:00:00"), 'v\'x__rate" --': 0.5 }]);
   });
 
+  test("join keys and features named like internal columns (ts, ets, cr, seq, row, k0, f0)", async () => {
+    const source = await write(`SELECT * FROM (VALUES
+      (1, 'a', ${T("2024-01-01 10:00:00")}, ${T("2024-01-01 10:00:00")}, 10, 'x', 0.5, 7),
+      (1, 'a', ${T("2024-01-01 10:00:00")}, ${T("2024-01-01 10:30:00")}, 11, 'y', 0.6, 8),
+      (2, 'b', ${T("2024-01-01 09:00:00")}, ${T("2024-01-01 12:00:00")}, 12, 'z', 0.7, 9)
+    ) t(ts, ets, event_timestamp, cr, seq, "row", k0, f0)`);
+    const entities = await write(`SELECT * FROM (VALUES
+      (1, 'a', ${T("2024-01-01 11:00:00")}), (2, 'b', ${T("2024-01-01 11:00:00")}), (2, 'b', ${T("2024-01-01 12:00:00")})
+    ) t(ts, ets, event_timestamp)`);
+    const spec: FeatureViewSpec = {
+      name: "odd",
+      joinKeys: ["ts", "ets"],
+      source: { path: source, format: "parquet", timestampField: "event_timestamp", createdTimestampColumn: "cr" },
+      features: ["seq", "row", "k0", "f0"],
+      ttlSeconds: 0,
+    };
+    const request = { entities: { path: entities, format: "parquet" as const }, views: [spec], features: ["odd:seq", "odd:row", "odd:k0", "odd:f0"] };
+    for (const strategy of STRATEGIES) {
+      const plain = await run(request, strategy);
+      expect(plain.rows.map((r) => [r.seq, r.row, r.k0, r.f0])).toEqual([[11, "y", 0.6, 8], [12, "z", 0.7, 9], [12, "z", 0.7, 9]]);
+      const filtered = await run({ ...request, filterByCreatedTimestamp: true }, strategy);
+      expect(filtered.rows.map((r) => r.seq)).toEqual([11, null, 12]);
+    }
+    const reserved = await write(`SELECT 1 AS ts, 'a' AS ets, ${T("2024-01-01 10:00:00")} AS event_timestamp, 0 AS __fw_seq`);
+    await expectError({ ...request, views: [{ ...spec, source: { ...spec.source, path: reserved, createdTimestampColumn: undefined }, features: ["__fw_seq"] }], features: ["odd:__fw_seq"] }, "views.odd.source.path", reserved, "'__fw_seq'");
+  });
+
   test("concurrent calls on one shared database do not interfere", async () => {
     const source = await write(`SELECT range::INTEGER % 10 AS driver_id, ${T("2024-01-01 00:00:00")} + to_seconds(range) AS event_timestamp, range AS v FROM range(1000)`);
     const entitiesA = await write(`SELECT range::INTEGER % 10 AS driver_id, ${T("2024-01-01 00:05:00")} AS event_timestamp FROM range(100)`);

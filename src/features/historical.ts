@@ -36,6 +36,7 @@ import {
   ETS,
   RESERVED_PREFIX,
   ROW,
+  SEQ,
   TIMESTAMP_TYPES,
   fixTableSql,
   matchTableSql,
@@ -240,6 +241,9 @@ async function resolveView(
   }
   const columns = await describeFile(db, source.path, source.format, `${field}.source.path`);
   const types = new Map(columns.map((c) => [c.name, c.type]));
+  if (types.has(SEQ)) {
+    throw new FeatureStoreError(`${field}.source.path`, `Source file '${source.path}' of view '${spec.name}' has a column named '${SEQ}', which is reserved`);
+  }
   const mapping = source.fieldMapping ?? {};
   const renamedAway = new Set(Object.keys(mapping));
 
