@@ -9,7 +9,7 @@ import { badRequest } from "./errors.js";
 import type { InferenceLogEntry, LogProtocol } from "./inference-log/log-record.js";
 import { sampled } from "./inference-log/sampling.js";
 import { chooseRoute, targetName, targetRef } from "./traffic.js";
-import type { LoadedModel, ModelCache, RuntimeTensor } from "./model-cache.js";
+import type { LoadedModel, ModelCache, RuntimeTensor, ServingSettings } from "./model-cache.js";
 import { rowsToInput, tensorRows } from "./rows.js";
 import { describeTensorSpec, outputDatatype, selectOutputs, toFeeds, toResponseTensor, type Datatype, type RequestTensor, type ResponseTensor, type ServingTensorSpec } from "./tensors.js";
 
@@ -54,7 +54,10 @@ export interface RouteChoice {
   /** The route taken (`"3"` or `"@champion"`), when the model has a traffic policy and the request named the model alone. */
   route: string | undefined;
   shadows: ModelRef[];
+  /** The model's serving settings, when routing read them (the run reuses them: one settings read per request). */
+  settings?: ServingSettings | undefined;
 }
+
 
 /** What a shadow run did; its answer is never returned to the caller. */
 export interface ShadowObservation {
@@ -133,14 +136,18 @@ export class InferenceService {
   async route(ref: ModelRef, ctx?: RoutingContext): Promise<RouteChoice> {
     if (ref.kind !== "latest") return { ref, route: undefined, shadows: [] };
     // A model that cannot be read has no policy; resolving it gives the usual answer (404, 400).
-    const traffic = await this.models.settingsFor(ref.name).then(
-      (s) => s.traffic,
-      () => undefined,
-    );
-    if (traffic === undefined) return { ref, route: undefined, shadows: [] };
+    let settings: ServingSettings;
+    try {
+      settings = await this.models.settingsFor(ref.name);
+    } catch {
+      return { ref, route: undefined, shadows: [] };
+    }
+    const traffic = settings.traffic;
+    // Without a policy the request stays on `ref`, whose model these settings are: the run reuses them.
+    if (traffic === undefined) return { ref, route: undefined, shadows: [], settings };
     const key = traffic.stickyHeader === undefined ? undefined : ctx?.header(traffic.stickyHeader);
     const chosen = chooseRoute(traffic, key === "" ? undefined : key);
-    return { ref: targetRef(ref.name, chosen.target), route: targetName(chosen.target), shadows: traffic.shadows.map((t) => targetRef(ref.name, t)) };
+    return { ref: targetRef(ref.name, chosen.target), route: targetName(chosen.target), shadows: traffic.shadows.map((t) => targetRef(ref.name, t)), settings };
   }
 
   /** Sends copies of `inputs` to the shadow targets, in the background; failures are only reported. */
@@ -186,24 +193,26 @@ export class InferenceService {
   async infer(ref: ModelRef, request: InferRequest, ctx?: RoutingContext): Promise<InferResult> {
     const choice = await this.route(ref, ctx);
     if (request.log !== undefined && choice.route !== undefined) request.log.arm = choice.route;
-    const result = await this.inferAt(choice.ref, request);
+    const result = await this.inferAt(choice.ref, request, choice.settings);
     if (choice.shadows.length > 0) this.shadow(ref.name, choice.shadows, request.inputs);
-    return choice.route === undefined ? result : { ...result, route: choice.route };
+    if (choice.route !== undefined) result.route = choice.route;
+    return result;
   }
 
-  private async inferAt(ref: ModelRef, request: InferRequest): Promise<InferResult> {
+  private async inferAt(ref: ModelRef, request: InferRequest, settings: ServingSettings | undefined): Promise<InferResult> {
     return this.models.use(ref, async (m) => {
-      const results = await this.run(m, request.inputs, request.outputs, request.log);
-      const asBinary = new Map((request.outputs ?? []).map((o) => [o.name, o.binary]));
+      const results = await this.run(m, request.inputs, request.outputs, request.log, settings);
+      const asBinary = request.outputs === undefined || request.outputs.length === 0 ? undefined : new Map(request.outputs.map((o) => [o.name, o.binary]));
       const binary: Buffer[] = [];
       const outputs = results.map(([name, t]): ResponseTensor | BinaryResponseTensor => {
-        if (!(asBinary.get(name) ?? request.binaryOutputs ?? false)) return toResponseTensor(name, t);
+        if (!(asBinary?.get(name) ?? request.binaryOutputs ?? false)) return toResponseTensor(name, t);
         const bytes = encodeBinaryTensor(t);
         binary.push(bytes);
         return { name, shape: [...t.dims], datatype: outputDatatype(name, t.type), parameters: { binary_data_size: bytes.length } };
       });
-      const response = { model_name: m.name, model_version: m.version, ...(request.id === undefined ? {} : { id: request.id }), outputs };
-      return { response, binary };
+      const response: InferResponse = request.id === undefined ? { model_name: m.name, model_version: m.version, outputs } : { model_name: m.name, model_version: m.version, id: request.id, outputs };
+      const result: InferResult = { response, binary };
+      return result;
     });
   }
 
@@ -220,7 +229,7 @@ export class InferenceService {
         throw badRequest(`model '${m.name}' takes ${m.signature.inputs.length} inputs (${m.signature.inputs.map(describeTensorSpec).join(", ")}); V1 predict feeds a single input, use the V2 infer endpoint`);
       }
       const input = rowsToInput(instances, spec);
-      const outputs = (await this.run(m, [input], undefined, log)).map(([name, t]) => toResponseTensor(name, t));
+      const outputs = (await this.run(m, [input], undefined, log, choice.settings)).map(([name, t]) => toResponseTensor(name, t));
       if (choice.shadows.length > 0) this.shadow(ref.name, choice.shadows, [input]);
       const n = input.shape[0] as number;
       const rows = outputs.map((o) => tensorRows(o, n));
@@ -246,11 +255,18 @@ export class InferenceService {
    * model, and every input and output of its signature batched along a variable first dimension,
    * the request goes through the version's batcher and may share a run with concurrent requests.
    * A run with a log context is offered to the inference log when the model's sample rate keeps it.
+   * `settings` are the model's serving settings when the caller already read them.
    */
-  private async run(m: LoadedModel, inputs: RequestTensor[], requested: readonly { name: string }[] | undefined, log?: LogContext): Promise<[string, RuntimeTensor][]> {
+  private async run(
+    m: LoadedModel,
+    inputs: RequestTensor[],
+    requested: readonly { name: string }[] | undefined,
+    log?: LogContext,
+    settings?: ServingSettings,
+  ): Promise<[string, RuntimeTensor][]> {
     const feeds = toFeeds(inputs, m.signature);
     const names = selectOutputs(requested, m.signature);
-    const { batching, logSampleRate } = await this.models.settingsFor(m.name);
+    const { batching, logSampleRate } = settings ?? (await this.models.settingsFor(m.name));
     const outputs = this.pick(names, batching === undefined || !batchable(m) ? await m.run(feeds, names) : await this.batcherOf(m).submit(feeds, names, batching));
     if (log !== undefined && this.inferenceLog !== undefined && sampled(logSampleRate)) {
       // References only: the row encoding happens later, off the request's path.

@@ -1,5 +1,5 @@
 /** The RegistryStore on Kysely: one code path for SQLite and PostgreSQL. */
-import { sql, type Kysely, type Transaction } from "kysely";
+import { CompiledQuery, sql, type Kysely, type Transaction } from "kysely";
 import { FlywheelError } from "../../../core/errors.js";
 import type { Page, Tag } from "../metadata-store.js";
 import type { ModelVersion, NewModelVersion, RegisteredModel, RegistryQuery, RegistryStore, Stage, VersionStatus } from "../registry-store.js";
@@ -28,6 +28,9 @@ function versionNumber(version: string): number | undefined {
 }
 
 export class RegistryQueries implements RegistryStore {
+  /** The SQL of `modelRevision`, compiled by this database's dialect on first use. */
+  private revisionSql: string | undefined;
+
   constructor(private readonly db: Kysely<Database>) {}
 
   private async modelId(db: Db, name: string): Promise<number> {
@@ -367,7 +370,9 @@ export class RegistryQueries implements RegistryStore {
   }
 
   async modelRevision(name: string): Promise<string | undefined> {
-    const row = await this.db.selectFrom("registered_models").select(["model_id", "revision"]).where("name", "=", name).executeTakeFirst();
+    // The model server reads this on every inference request: the SQL is built once, not per call.
+    this.revisionSql ??= this.db.selectFrom("registered_models").select(["model_id", "revision"]).where("name", "=", "").compile().sql;
+    const [row] = (await this.db.executeQuery<{ model_id: number; revision: number }>(CompiledQuery.raw(this.revisionSql, [name]))).rows;
     // The model id is part of the token: a model deleted and created again starts its counter anew.
     return row === undefined ? undefined : `${Number(row.model_id)}.${Number(row.revision)}`;
   }
