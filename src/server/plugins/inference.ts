@@ -7,7 +7,6 @@
  */
 import { randomUUID } from "node:crypto";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { z } from "zod";
 import { FlywheelError } from "../../core/errors.js";
 import { VERSION } from "../../core/version.js";
 import type { RegistryService } from "../../registry/registry-service.js";
@@ -20,6 +19,7 @@ import { modelRefOf } from "../../serving/model-ref.js";
 import type { RequestTensor } from "../../serving/tensors.js";
 import type { ArtifactStore } from "../../storage/artifacts/artifact-store.js";
 import { route, type ApiRegistry } from "../route.js";
+import { fastInferInput, inferInput, modelInput } from "./infer-input.js";
 
 export interface InferencePluginDeps {
   registry: RegistryService;
@@ -50,69 +50,6 @@ function logContextOf(req: FastifyRequest, reply: FastifyReply, protocol: LogPro
 }
 
 const TAG = "Inference";
-
-const present = (v: unknown) => v !== undefined;
-const parameters = z.record(z.string(), z.unknown()).optional();
-const requestTensor = z
-  .object({
-    name: z.string().min(1),
-    shape: z.array(z.number().int().nonnegative()),
-    datatype: z.string().min(1),
-    data: z.unknown().optional(),
-    parameters,
-  })
-  // `data`, unless the tensor's bytes follow the JSON header (binary tensor data extension).
-  .refine((t) => present(t.data) || present(t.parameters?.binary_data_size), { message: "missing value for required parameter", path: ["data"] });
-const modelPath = { model: z.string(), version: z.string().optional() };
-const inferInput = z.object({
-  // `inputs` first, so an empty body is reported as missing inputs.
-  inputs: z.array(requestTensor).min(1),
-  ...modelPath,
-  id: z.string().optional(),
-  parameters,
-  outputs: z.array(z.object({ name: z.string().min(1), parameters })).optional(),
-});
-const modelInput = z.object(modelPath);
-
-type InferInput = z.infer<typeof inferInput>;
-type InferTensor = InferInput["inputs"][number];
-
-/** A value JSON.parse made into an object (not an array, not null). */
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
-/**
- * The common V2 request checked by hand: JSON tensors and no `parameters` anywhere. It accepts
- * only what the `inferInput` schema accepts, with the same values for every field the handler
- * reads; anything else (parameters, binary tensors, any field out of place) is left to the schema,
- * which words the error. Running the schema costs more than all of this on every small request.
- */
-function fastInferInput(raw: unknown): InferInput | undefined {
-  if (!isRecord(raw)) return undefined;
-  const { inputs, model, version, id, outputs, parameters } = raw;
-  if (parameters !== undefined || typeof model !== "string" || !Array.isArray(inputs) || inputs.length === 0) return undefined;
-  if ((version !== undefined && typeof version !== "string") || (id !== undefined && typeof id !== "string")) return undefined;
-  const tensors: InferTensor[] = [];
-  for (const t of inputs as unknown[]) {
-    if (!isRecord(t) || t.parameters !== undefined || t.data === undefined) return undefined;
-    const { name, shape, datatype } = t;
-    if (typeof name !== "string" || name === "" || typeof datatype !== "string" || datatype === "" || !Array.isArray(shape)) return undefined;
-    for (const d of shape as unknown[]) if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 0) return undefined;
-    tensors.push({ name, shape: shape as number[], datatype, data: t.data });
-  }
-  const input: InferInput = { inputs: tensors, model };
-  if (version !== undefined) input.version = version;
-  if (id !== undefined) input.id = id;
-  if (outputs !== undefined) {
-    if (!Array.isArray(outputs)) return undefined;
-    const wanted: { name: string }[] = [];
-    for (const o of outputs as unknown[]) {
-      if (!isRecord(o) || o.parameters !== undefined || typeof o.name !== "string" || o.name === "") return undefined;
-      wanted.push({ name: o.name });
-    }
-    input.outputs = wanted;
-  }
-  return input;
-}
 
 /** The status and message an error is answered with. */
 function answerOf(e: unknown): { status: number; message: string } {
