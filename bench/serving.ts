@@ -9,6 +9,7 @@
  * less than throughput.
  *
  * Environment: BENCH_SECONDS (per case, default 5), BENCH_WARMUP_SECONDS (default 1),
+ * BENCH_POOL_WARMUP_SECONDS (load per model on a fresh `--workers 2` pool before it is measured, default 4),
  * BENCH_ONLY=<regex> to run only the rows whose "<model><variant> <connections>" matches (for
  * example "iris_logreg 32" or "workers"), BENCH_CPU_PROF=<dir> to run both servers under
  * `node --cpu-prof` (flywheel.<pid>.cpuprofile and floor.<pid>.cpuprofile land in <dir>, written
@@ -26,6 +27,8 @@ import { inspectOnnx } from "../src/onnx/inspect.js";
 
 const CASE_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
+/** Load on each model before a freshly started `--workers 2` pool is measured. */
+const POOL_WARMUP_SECONDS = Number(process.env.BENCH_POOL_WARMUP_SECONDS ?? 4);
 /** Timed slices per side and case (Flywheel and the floor alternate). */
 const ROUNDS = 5;
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
@@ -392,11 +395,18 @@ async function main(): Promise<void> {
       for (const c of CONCURRENCY) await measure(m, c, "");
     }
     // Both cores: `flywheel serve --workers 2` over the same stores, batching off, then on.
-    const servePool = () =>
-      spawnServer("flywheel serve --workers 2", [cli, "serve", "--workers", "2", "--port", "0", "--data-dir", join(dir, "data"), "--log-level", "warn"], {
+    // A fresh pool is warmed up first (each worker loads its sessions and JIT-compiles the path on
+    // half the requests), as the one-process server was by the rows before it.
+    const servePool = async () => {
+      const pool = await spawnServer("flywheel serve --workers 2", [cli, "serve", "--workers", "2", "--port", "0", "--data-dir", join(dir, "data"), "--log-level", "warn"], {
         ...process.env,
         FLYWHEEL_CONFIG: join(dir, "none.yaml"),
       });
+      const agent = new Agent({ keepAlive: true, maxSockets: 32, maxFreeSockets: 32 });
+      for (const m of models) await drive({ base: pool.url, pid: pool.child.pid, concurrency: 32, agent }, m, POOL_WARMUP_SECONDS, new Tally());
+      agent.destroy();
+      return pool;
+    };
     const wanted = (label: string) => ONLY === undefined || models.some((m) => ONLY.test(`${m.name}${label} 32`));
     if (wanted(" +2 workers")) {
       const pool = await servePool();
