@@ -272,17 +272,28 @@ function registeredNameOf(model: unknown): string | undefined {
  */
 export function meterInferenceRequests(app: FastifyInstance, metrics: ServingMetrics, names: ModelNames): (req: FastifyRequest, model: string, version: string) => void {
   const servedBy = new WeakMap<FastifyRequest, { model: string; version: string }>();
-  app.addHook("onResponse", async (req, reply) => {
+  // A callback hook: an answered request is counted at once, without a promise; only a failed
+  // one waits for the registry to say whether its model label may be the name it asked for.
+  app.addHook("onResponse", (req, reply, done) => {
     const target = inferenceTarget(req);
-    if (target === undefined) return;
+    if (target === undefined) {
+      done();
+      return;
+    }
     const seconds = reply.elapsedTime / 1000;
     const served = servedBy.get(req);
-    let model = served?.model;
-    if (model === undefined && target.name !== undefined) {
-      const token = await names.modelRevision(target.name).catch(() => undefined);
-      if (token !== undefined) model = target.name;
+    const observe = (model: string) => metrics.observeRequest({ model, version: served?.version ?? "", protocol: target.protocol, status: reply.statusCode, seconds });
+    if (served !== undefined || target.name === undefined) {
+      observe(served?.model ?? UNKNOWN_MODEL);
+      done();
+      return;
     }
-    metrics.observeRequest({ model: model ?? UNKNOWN_MODEL, version: served?.version ?? "", protocol: target.protocol, status: reply.statusCode, seconds });
+    const name = target.name;
+    names
+      .modelRevision(name)
+      .catch(() => undefined)
+      .then((token) => observe(token === undefined ? UNKNOWN_MODEL : name))
+      .then(() => done(), done);
   });
   return (req, model, version) => {
     servedBy.set(req, { model, version });
