@@ -9,7 +9,8 @@
  * less than throughput.
  *
  * Environment: BENCH_SECONDS (per case, default 5), BENCH_WARMUP_SECONDS (default 1),
- * BENCH_POOL_WARMUP_SECONDS (load per model on a fresh `--workers 2` pool before it is measured, default 4),
+ * BENCH_SERVER_WARMUP_SECONDS (load per model on every freshly started server before its first
+ * measured row, default 8: on a loaded machine V8 takes seconds to optimize the serving path),
  * BENCH_ONLY=<regex> to run only the rows whose "<model><variant> <connections>" matches (for
  * example "iris_logreg 32" or "workers"), BENCH_CPU_PROF=<dir> to run both servers under
  * `node --cpu-prof` (flywheel.<pid>.cpuprofile and floor.<pid>.cpuprofile land in <dir>, written
@@ -27,8 +28,8 @@ import { inspectOnnx } from "../src/onnx/inspect.js";
 
 const CASE_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
-/** Load on each model before a freshly started `--workers 2` pool is measured. */
-const POOL_WARMUP_SECONDS = Number(process.env.BENCH_POOL_WARMUP_SECONDS ?? 4);
+/** Load on each model before a freshly started server (Flywheel, the floor, a `--workers 2` pool) is first measured. */
+const SERVER_WARMUP_SECONDS = Number(process.env.BENCH_SERVER_WARMUP_SECONDS ?? 8);
 /** Timed slices per side and case (Flywheel and the floor alternate). */
 const ROUNDS = 5;
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
@@ -326,6 +327,12 @@ async function main(): Promise<void> {
   try {
     const models = MODELS.map(loadModel);
 
+    /** Untimed load on each model, so a fresh server is measured with its serving path optimized. */
+    const warm = async (server: Server) => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 32, maxFreeSockets: 32 });
+      for (const m of models) await drive({ base: server.url, pid: server.child.pid, concurrency: 32, agent }, m, SERVER_WARMUP_SECONDS, new Tally());
+      agent.destroy();
+    };
     const profArgs = (name: string) => (CPU_PROF_DIR === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", resolve(CPU_PROF_DIR), "--cpu-prof-name", `${name}.${process.pid}.cpuprofile`]);
     const flywheel = await spawnServer("flywheel server", [...profArgs("flywheel"), cli, "server", "--port", "0", "--data-dir", join(dir, "data"), "--log-level", "warn"], {
       ...process.env,
@@ -344,11 +351,13 @@ async function main(): Promise<void> {
       }
     }
     once.destroy();
+    await warm(flywheel);
+    await warm(floor);
 
     console.log(`bench:serving on ${cpus().length} cores (${cpus()[0]?.model ?? "unknown cpu"}), Node ${process.version}`);
     console.log(
       `V2 POST /v2/models/<name>/infer, 1 row per request (fixture row ${ROW}); node:http keep-alive client in the bench process ` +
-        `(sharing the cores with the server); per case and side ${WARMUP_SECONDS} s warm-up + ${CASE_SECONDS} s measured in ${ROUNDS} slices, ` +
+        `(sharing the cores with the server); every server warmed with ${SERVER_WARMUP_SECONDS} s of load per model when it starts; per case and side ${WARMUP_SECONDS} s warm-up + ${CASE_SECONDS} s measured in ${ROUNDS} slices, ` +
         `Flywheel and floor alternating; ONNX Runtime intraOpNumThreads 1 on both sides`,
     );
     console.log(
@@ -395,16 +404,14 @@ async function main(): Promise<void> {
       for (const c of CONCURRENCY) await measure(m, c, "");
     }
     // Both cores: `flywheel serve --workers 2` over the same stores, batching off, then on.
-    // A fresh pool is warmed up first (each worker loads its sessions and JIT-compiles the path on
-    // half the requests), as the one-process server was by the rows before it.
+    // A fresh pool is warmed up first, like the servers above (each worker loads its sessions and
+    // optimizes the path on half the requests).
     const servePool = async () => {
       const pool = await spawnServer("flywheel serve --workers 2", [cli, "serve", "--workers", "2", "--port", "0", "--data-dir", join(dir, "data"), "--log-level", "warn"], {
         ...process.env,
         FLYWHEEL_CONFIG: join(dir, "none.yaml"),
       });
-      const agent = new Agent({ keepAlive: true, maxSockets: 32, maxFreeSockets: 32 });
-      for (const m of models) await drive({ base: pool.url, pid: pool.child.pid, concurrency: 32, agent }, m, POOL_WARMUP_SECONDS, new Tally());
-      agent.destroy();
+      await warm(pool);
       return pool;
     };
     const wanted = (label: string) => ONLY === undefined || models.some((m) => ONLY.test(`${m.name}${label} 32`));
