@@ -283,11 +283,22 @@ export function toResponseTensor(name: string, tensor: { type: string; dims: rea
   const shape = [...tensor.dims];
   const raw = tensor.data;
   let data: ResponseValue[];
-  if (tensor.type === "bool") data = Array.from(raw as Uint8Array, (v) => v !== 0);
-  else if (tensor.type === "string") data = [...(raw as string[])];
-  else if (tensor.type === "int64" || tensor.type === "uint64") data = Array.from(raw as BigInt64Array, (v) => Number(v));
-  else if (tensor.type === "float16" && raw instanceof Uint16Array) data = Array.from(raw, (bits) => floatValue(fromFloat16Bits(bits)));
-  else if (tensor.type.startsWith("float")) data = Array.from(raw as ArrayLike<number>, floatValue);
-  else data = Array.from(raw as ArrayLike<number>);
+  // Plain loops: this runs for every output of every request, and Array.from with a mapping
+  // function costs several times as much on small typed arrays.
+  if (tensor.type === "bool") {
+    const bytes = raw as Uint8Array;
+    data = new Array<ResponseValue>(bytes.length);
+    for (let i = 0; i < bytes.length; i++) data[i] = bytes[i] !== 0;
+  } else if (tensor.type === "string") data = [...(raw as string[])];
+  else if (tensor.type === "int64" || tensor.type === "uint64") {
+    const ints = raw as BigInt64Array | BigUint64Array;
+    data = new Array<ResponseValue>(ints.length);
+    for (let i = 0; i < ints.length; i++) data[i] = Number(ints[i]);
+  } else if (tensor.type === "float16" && raw instanceof Uint16Array) data = Array.from(raw, (bits) => floatValue(fromFloat16Bits(bits)));
+  else if (tensor.type.startsWith("float")) {
+    const floats = raw as ArrayLike<number>;
+    data = new Array<ResponseValue>(floats.length);
+    for (let i = 0; i < floats.length; i++) data[i] = floatValue(floats[i] as number);
+  } else data = Array.from(raw as ArrayLike<number>);
   return { name, shape, datatype, data };
 }

@@ -12,7 +12,7 @@ import { VERSION } from "../../core/version.js";
 import type { RegistryService } from "../../registry/registry-service.js";
 import { BINARY_EXTENSION, HEADER_LENGTH_HEADER, binaryChoice, binaryInputParts, splitBody } from "../../serving/binary-tensors.js";
 import { ServingError } from "../../serving/errors.js";
-import { InferenceService, attachInferenceService, type LogContext, type RoutingContext } from "../../serving/inference-service.js";
+import { InferenceService, attachInferenceService, type InferRequest, type LogContext, type RequestedOutput, type RoutingContext } from "../../serving/inference-service.js";
 import type { InferenceLogEntry, LogProtocol } from "../../serving/inference-log/log-record.js";
 import { MeteredModelCache, meterInferenceRequests, type ServingMetrics } from "../../serving/metrics.js";
 import { modelRefOf } from "../../serving/model-ref.js";
@@ -206,25 +206,27 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
           const parts = binaryInputParts(input.inputs, binaryParts.get(req));
           const binaryOutputs = binaryChoice(input.parameters, "request");
           const log = logged ? logContextOf(req, reply, "v2", input.id) : undefined;
-          const { response, binary, route } = await service.infer(modelRefOf(input.model, input.version), {
+          const request: InferRequest = {
             inputs: input.inputs.map((t, i): RequestTensor => {
               const part = parts[i];
               const tensor: RequestTensor = { name: t.name, shape: t.shape, datatype: t.datatype, data: t.data };
               if (part !== undefined) tensor.binary = part;
               return tensor;
             }),
-            // With the log on, the answer always names its request (the protocol allows adding `id`).
-            ...(log !== undefined ? { id: log.requestId, log } : input.id === undefined ? {} : { id: input.id }),
-            ...(input.outputs === undefined
-              ? {}
-              : {
-                  outputs: input.outputs.map((o) => {
-                    const choice = binaryChoice(o.parameters, { output: o.name });
-                    return { name: o.name, ...(choice === undefined ? {} : { binary: choice }) };
-                  }),
-                }),
-            ...(binaryOutputs === undefined ? {} : { binaryOutputs }),
-          }, routingOf(req));
+          };
+          // With the log on, the answer always names its request (the protocol allows adding `id`).
+          if (log !== undefined) {
+            request.id = log.requestId;
+            request.log = log;
+          } else if (input.id !== undefined) request.id = input.id;
+          if (input.outputs !== undefined) {
+            request.outputs = input.outputs.map((o): RequestedOutput => {
+              const choice = binaryChoice(o.parameters, { output: o.name });
+              return choice === undefined ? { name: o.name } : { name: o.name, binary: choice };
+            });
+          }
+          if (binaryOutputs !== undefined) request.binaryOutputs = binaryOutputs;
+          const { response, binary, route } = await service.infer(modelRefOf(input.model, input.version), request, routingOf(req));
           served(req, response.model_name, response.model_version);
           if (log !== undefined) void reply.header(REQUEST_ID_HEADER, log.requestId);
           if (route !== undefined) {
