@@ -116,7 +116,7 @@ export class ServingMetrics {
         this.set(sum(logBacklogs));
       },
     });
-    this.logWritten = new Counter({ name: "flywheel_inference_log_records_written_total", help: "Inference-log rows written and fsync'd to local segments", registers });
+    this.logWritten = new Counter({ name: "flywheel_inference_log_records_written_total", help: "Inference-log rows written to local segments (they survive a process crash, and are fsync'd within a second)", registers });
     this.logDropped = new Counter({
       name: "flywheel_inference_log_records_dropped_total",
       help: "Inference-log rows dropped, by reason: queue_full, encode_error, write_error, closed (local log) or stream (not published)",

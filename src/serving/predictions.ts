@@ -22,16 +22,29 @@ export interface OutputValues {
   data: ArrayLike<unknown>;
 }
 
-/** Label, probabilities and regression values from the model's outputs. */
-export function interpret(outputs: readonly OutputValues[], n: number, classNames: readonly string[] | undefined): Prediction[] {
-  const isRows = (t: OutputValues) => t.shape[0] === n;
-  const labelOut =
+/** What an output tensor looks like, before its values are read. */
+export type OutputShape = Pick<OutputValues, "name" | "shape" | "datatype">;
+
+/**
+ * Which outputs hold the label (by name, else the one integer or string column), the
+ * probabilities (by name, else a float [n, classes] beside a label) and, with neither, the
+ * regression value; `n` is the number of rows.
+ */
+export function outputRoles<T extends OutputShape>(outputs: readonly T[], n: number): { label?: T | undefined; prob?: T | undefined; value?: T | undefined } {
+  const isRows = (t: T) => t.shape[0] === n;
+  const label =
     outputs.find((t) => /label/i.test(t.name) && isRows(t)) ??
     outputs.find((t) => (t.datatype.startsWith("INT") || t.datatype === "BYTES") && isRows(t) && (t.shape.length === 1 || t.shape[1] === 1));
-  const probOut =
+  const prob =
     outputs.find((t) => /prob/i.test(t.name) && isRows(t) && t.shape.length === 2) ??
-    outputs.find((t) => t !== labelOut && t.datatype.startsWith("FP") && isRows(t) && t.shape.length === 2 && (t.shape[1] ?? 0) >= 2 && labelOut !== undefined);
-  const valueOut = labelOut === undefined && probOut === undefined ? outputs.find((t) => t.datatype.startsWith("FP") && isRows(t)) : undefined;
+    outputs.find((t) => t !== label && t.datatype.startsWith("FP") && isRows(t) && t.shape.length === 2 && (t.shape[1] ?? 0) >= 2 && label !== undefined);
+  const value = label === undefined && prob === undefined ? outputs.find((t) => t.datatype.startsWith("FP") && isRows(t)) : undefined;
+  return { label, prob, value };
+}
+
+/** Label, probabilities and regression values from the model's outputs. */
+export function interpret(outputs: readonly OutputValues[], n: number, classNames: readonly string[] | undefined): Prediction[] {
+  const { label: labelOut, prob: probOut, value: valueOut } = outputRoles(outputs, n);
   const name = (k: number): string => classNames?.[k] ?? String(k);
   return Array.from({ length: n }, (_, i) => {
     const p: Prediction = {};

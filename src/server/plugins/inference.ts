@@ -32,7 +32,7 @@ export interface InferencePluginDeps {
   inferenceLog?: { offer(entry: InferenceLogEntry): boolean };
 }
 
-/** The request id a client may set (V1 has no other place for it); answered on every logged request. */
+/** The request id a V1 client may set, and the one a logged V1 answer carries (V2 has the body's `id`). */
 export const REQUEST_ID_HEADER = "x-request-id";
 const MAX_REQUEST_ID = 256;
 
@@ -228,7 +228,6 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
           if (binaryOutputs !== undefined) request.binaryOutputs = binaryOutputs;
           const { response, binary, route } = await service.infer(modelRefOf(input.model, input.version), request, routingOf(req));
           served(req, response.model_name, response.model_version);
-          if (log !== undefined) void reply.header(REQUEST_ID_HEADER, log.requestId);
           if (route !== undefined) {
             void reply.header(ROUTE_HEADER, route);
             metrics?.observeRoute(response.model_name, route);

@@ -12,6 +12,8 @@ import { discardMemoryBroker } from "../../storage/stream/memory/memory-stream-b
 import { openStreamBus } from "../../storage/stream/open.js";
 import { tempDir } from "../../../test/helpers/backends.js";
 import { InferenceLog } from "./inference-log.js";
+import { interpret } from "../predictions.js";
+import { toResponseTensor } from "../tensors.js";
 import { encodeEntry, type InferenceLogEntry } from "./log-record.js";
 import { HOST, segmentFileName } from "./segment-files.js";
 import { SegmentLog } from "./segment-log.js";
@@ -89,13 +91,13 @@ describe("log rows", () => {
       "proba.setosa": 0.8,
       "proba.versicolor": 0.1,
       "proba.virginica": 0.1,
+      // The class index (the prediction is its name); the probabilities are in proba.*.
       "output.label": 0,
-      "output.probabilities": [0.8, 0.1, 0.1],
     });
     expect(lines[1]).toMatchObject({ row: 1, "input.sepal_length": 5.5, prediction: "versicolor", "output.label": 1 });
   });
 
-  test("without a feature list: tensor names, lists for wider rows; NaN as null, big int64 as strings, booleans", () => {
+  test("without a feature list: tensor names, lists for wider rows (inputs and outputs); NaN as null, big int64 as strings, booleans", () => {
     const e: InferenceLogEntry = {
       requestId: "r2",
       protocol: "v1",
@@ -108,11 +110,59 @@ describe("log rows", () => {
         id: { type: "int64", data: new BigInt64Array([2n ** 60n, 7n]), dims: [2] },
         flag: { type: "bool", data: new Uint8Array([1, 0]), dims: [2, 1] },
       },
-      outputs: [["variable", { type: "float32", dims: [2, 1], data: new Float32Array([0.25, Number.POSITIVE_INFINITY]) }]],
+      outputs: [
+        ["variable", { type: "float32", dims: [2, 1], data: new Float32Array([0.25, Number.POSITIVE_INFINITY]) }],
+        ["embedding", { type: "float64", dims: [2, 2], data: new Float64Array([0.5, -1, 2, 3]) }],
+      ],
     };
     const [a, b] = encodeEntry(e).trimEnd().split("\n").map((l) => JSON.parse(l));
-    expect(a).toMatchObject({ "input.x": [1.5, null], "input.id": "1152921504606846976", "input.flag": true, prediction: 0.25, "output.variable": 0.25 });
-    expect(b).toMatchObject({ "input.x": [3, 4], "input.id": 7, "input.flag": false, prediction: null, "output.variable": null });
+    expect(a).toMatchObject({ "input.x": [1.5, null], "input.id": "1152921504606846976", "input.flag": true, prediction: 0.25, "output.embedding": [0.5, -1] });
+    expect(b).toMatchObject({ "input.x": [3, 4], "input.id": 7, "input.flag": false, prediction: null, "output.embedding": [2, 3] });
+    // A one-value regression output is the prediction; it is not written twice.
+    expect(a["output.variable"]).toBeUndefined();
+  });
+
+  test("prediction and proba.* read the outputs as the predict API does; ts is the request's arrival in ISO-8601", () => {
+    const f32 = (values: number[]) => new Float32Array(values);
+    const cases: [string, InferenceLogEntry["outputs"], readonly string[] | undefined][] = [
+      ["label and probabilities, class names", [["label", { type: "int64", dims: [2], data: new BigInt64Array([2n, 0n]) }], ["probabilities", { type: "float32", dims: [2, 3], data: f32([0.1, 0.2, 0.7, 0.6, 0.3, 0.1]) }]], CLASSES],
+      ["probabilities alone", [["output_probability", { type: "float32", dims: [2, 3], data: f32([0.1, 0.2, 0.7, 0.6, 0.3, 0.1]) }]], undefined],
+      ["string labels", [["output_label", { type: "string", dims: [2], data: ["yes", "no"] }]], undefined],
+      ["regression", [["variable", { type: "float32", dims: [2, 1], data: f32([1.5, -2.25]) }]], undefined],
+    ];
+    for (const [what, outputs, classNames] of cases) {
+      const e: InferenceLogEntry = { ...irisEntry("p", 2), classNames, outputs };
+      const rows = encodeEntry(e).trimEnd().split("\n").map((l) => JSON.parse(l));
+      const expected = interpret(outputs.map(([name, t]) => toResponseTensor(name, t)), 2, classNames);
+      rows.forEach((r, i) => {
+        const p = expected[i];
+        expect(r.prediction, what).toEqual(p?.label ?? p?.value);
+        const probas = Object.fromEntries(Object.entries(r).filter(([k]) => k.startsWith("proba.")).map(([k, v]) => [k.slice(6), Math.fround(v as number)]));
+        expect(probas, what).toEqual(Object.fromEntries(Object.entries(p?.probabilities ?? {}).map(([k, v]) => [k, Math.fround(v)])));
+      });
+    }
+    for (const t of [T0, T0 + 0.75, Date.parse("2024-12-31T23:59:59.999Z"), Date.parse("2025-01-01T00:00:00.007Z"), Date.parse("2024-02-29T12:00:09.05Z") + 0.5]) {
+      const [row] = encodeEntry({ ...irisEntry("t", 1), time: t }).trimEnd().split("\n").map((l) => JSON.parse(l));
+      expect(row.ts).toBe(new Date(Math.floor(t)).toISOString());
+    }
+  });
+
+  test("float32 values are written as short decimals that read back as the same float32", () => {
+    const xs = new Float32Array(20_000);
+    const bits = new Uint32Array(xs.buffer);
+    for (let i = 0; i < xs.length; i++) {
+      if (i % 2 === 0) bits[i] = Math.floor(Math.random() * 2 ** 32);
+      else xs[i] = (Math.random() - 0.5) * 10 ** (Math.floor(Math.random() * 60) - 30);
+    }
+    xs.set([5.1, 0.1, 3.5, 100.7, 1e-7, 0, -2.25]);
+    const entry = (data: Float32Array): InferenceLogEntry => ({ requestId: "f", protocol: "v2", time: T0, latencyMs: 0, model: "m", version: "1", inputs: { x: { type: "float32", data, dims: [1, data.length] } }, outputs: [] });
+    const values = JSON.parse(encodeEntry(entry(xs)))["input.x"] as (number | null)[];
+    expect(values.slice(0, 7)).toEqual([5.1, 0.1, 3.5, 100.7, 1e-7, 0, -2.25]);
+    values.forEach((v, i) => {
+      const x = xs[i] as number;
+      if (Number.isFinite(x)) expect(Math.fround(v as number), `${x}`).toBe(x);
+      else expect(v).toBeNull();
+    });
   });
 
   test("the sample-rate tag: a number from 0 to 1, anything else is the default 1", () => {
@@ -138,6 +188,21 @@ describe("segments with group commit", () => {
     expect(readFileSync(path, "utf8").trimEnd().split("\n")).toHaveLength(6);
     await seg.close();
     expect(seg.written).toBe(6);
+  });
+
+  test("with a sync interval, groups are written at once (and counted) but fsync'd at most once per interval", async () => {
+    const dir = newDir();
+    const seg = new SegmentLog<string>({ dir, groupCommitMs: 1, syncIntervalMs: 300 }, (s) => `${s}\n`);
+    await seg.append("first", 1);
+    const started = performance.now();
+    let resolved = false;
+    const second = seg.append("second", 1).then(() => (resolved = true));
+    while (seg.written < 2) await new Promise((r) => setTimeout(r, 5));
+    expect(readFileSync(seg.currentPath as string, "utf8")).toBe("first\nsecond\n");
+    expect(resolved, "written, not yet fsync'd").toBe(false);
+    await second;
+    expect(performance.now() - started).toBeGreaterThan(200);
+    await seg.close();
   });
 
   test("a full queue drops and counts, and append is refused rather than waiting", async () => {
@@ -202,7 +267,7 @@ describe("rolling into Parquet and reading back", () => {
       ]);
       const types = await db.describe(`read_parquet(${quoteLiteral(glob)})`);
       expect(types.find((c) => c.name === "ts")?.type).toBe("TIMESTAMP WITH TIME ZONE");
-      expect(types.find((c) => c.name === "output.probabilities")?.type).toBe("DOUBLE[]");
+      expect(types.find((c) => c.name === "proba.virginica")?.type).toBe("DOUBLE");
     } finally {
       db.close();
     }

@@ -15,7 +15,8 @@ import type { Logger } from "../../core/logger.js";
 import { OfflineDb } from "../../storage/offline/duckdb.js";
 import type { StreamBus } from "../../storage/stream/stream-bus.js";
 import { LABEL_COLUMNS, encodeLabels, type LabelInput } from "./labels.js";
-import { CORE_COLUMNS, encodeEntry, entryRows, type InferenceLogEntry } from "./log-record.js";
+import { EntryLog } from "./entry-log.js";
+import { CORE_COLUMNS, type InferenceLogEntry } from "./log-record.js";
 import { InferenceLogReader, logPaths, type LogPaths } from "./reader.js";
 import { rollSegment, type RollSpec } from "./roller.js";
 import { isAbandoned, listSegments, parseSegmentName } from "./segment-files.js";
@@ -23,8 +24,10 @@ import { SegmentLog, type DropReason } from "./segment-log.js";
 import { StreamSink, inferenceStreamNames, type SinkRecord } from "./stream-sink.js";
 
 export interface InferenceLogOptions {
-  /** Longest a record waits before its group is fsync'd; default 10 ms. */
+  /** Longest a row waits before its group is written (it then survives the process being killed); default 10 ms. */
   groupCommitMs?: number;
+  /** Written rows are fsync'd (then survive an OS crash or power loss) at most this often; default 1000 ms. */
+  syncIntervalMs?: number;
   /** A group is written at once when it holds this many rows; default 1000. */
   groupCommitRecords?: number;
   /** Most rows waiting to be written before new ones are dropped; default 100 000. */
@@ -45,7 +48,7 @@ export interface InferenceLogOptions {
 
 /** What the log reports to metrics as it goes. */
 export interface InferenceLogEvents {
-  /** Inference rows made durable. */
+  /** Inference rows written to a segment (they survive the process being killed; fsync'd within `syncIntervalMs`). */
   written(rows: number): void;
   /** Rows dropped: from the local log (queue_full, encode_error, write_error, closed) or from the stream sink (stream). */
   dropped(rows: number, reason: DropReason | "stream"): void;
@@ -67,7 +70,7 @@ export class InferenceLog {
   readonly paths: LogPaths;
   readonly reader: InferenceLogReader;
   private readonly events = new Set<InferenceLogEvents>();
-  private readonly log: SegmentLog<InferenceLogEntry>;
+  private readonly log: EntryLog;
   private readonly labels: SegmentLog<readonly LabelInput[]>;
   private sink: StreamSink | undefined;
   private rolling: Promise<string[]> = Promise.resolve([]);
@@ -86,25 +89,30 @@ export class InferenceLog {
     this.reader = new InferenceLogReader(dataDir);
     const logger = options.logger;
     const onSealed = () => void this.rollQuietly();
-    this.log = new SegmentLog<InferenceLogEntry>(
-      {
-        dir: this.paths.inferenceSegments,
-        ...(options.groupCommitMs === undefined ? {} : { groupCommitMs: options.groupCommitMs }),
-        ...(options.groupCommitRecords === undefined ? {} : { groupCommitRecords: options.groupCommitRecords }),
-        ...(options.capacity === undefined ? {} : { capacity: options.capacity }),
-        ...(options.maxSegmentBytes === undefined ? {} : { maxSegmentBytes: options.maxSegmentBytes }),
-        ...(options.maxSegmentAgeMs === undefined ? {} : { maxSegmentAgeMs: options.maxSegmentAgeMs }),
-        onSealed,
-        onWritten: (n) => this.emit((e) => e.written(n)),
-        onDropped: (n, reason) => this.emit((e) => e.dropped(n, reason)),
-        ...(logger === undefined ? {} : { logger }),
-      },
-      (entry) => this.encode(entry),
-    );
+    const entryOptions = {
+      dir: this.paths.inferenceSegments,
+      groupCommitMs: options.groupCommitMs,
+      syncIntervalMs: options.syncIntervalMs,
+      groupCommitRecords: options.groupCommitRecords,
+      capacity: options.capacity,
+      maxSegmentBytes: options.maxSegmentBytes,
+      maxSegmentAgeMs: options.maxSegmentAgeMs,
+      withLines: options.bus !== undefined,
+      logger,
+    };
+    const events = {
+      sealed: onSealed,
+      written: (n: number) => this.emit((e) => e.written(n)),
+      dropped: (n: number, reason: DropReason) => this.emit((e) => e.dropped(n, reason)),
+      lines: (records: SinkRecord[]) => this.sink?.offer(records),
+    };
+    this.log = new EntryLog(entryOptions, events);
     this.labels = new SegmentLog<readonly LabelInput[]>(
       {
         dir: this.paths.labelSegments,
+        // Labels are acknowledged to the client: each group is fsync'd before the answer.
         groupCommitMs: Math.min(options.groupCommitMs ?? 10, 10),
+        syncIntervalMs: 0,
         ...(options.maxSegmentAgeMs === undefined ? {} : { maxSegmentAgeMs: options.maxSegmentAgeMs }),
         onSealed,
         onWritten: (n) => {
@@ -140,7 +148,7 @@ export class InferenceLog {
 
   /** Queues one served request's rows; false when they were dropped (queue full or log closed). Never waits. */
   offer(entry: InferenceLogEntry): boolean {
-    return this.log.offer(entry, Math.max(1, entryRows(entry)));
+    return this.log.offer(entry);
   }
 
   /** Stores labels; resolves once they are durable. */
@@ -212,17 +220,6 @@ export class InferenceLog {
     for (const e of this.events) fn(e);
   }
 
-  private encode(entry: InferenceLogEntry): string {
-    const text = encodeEntry(entry);
-    if (this.sink !== undefined) {
-      const lines = text.split("\n");
-      const records: SinkRecord[] = [];
-      for (let i = 0; i < lines.length - 1; i++) records.push({ model: entry.model, msgId: `${entry.requestId}:${i}`, line: lines[i] as string });
-      this.sink.offer(records);
-    }
-    return text;
-  }
-
   private rollQuietly(): Promise<void> {
     return this.rollPending().then(
       () => undefined,
@@ -236,15 +233,17 @@ export class InferenceLog {
       const written: string[] = [];
       const inference: RollSpec = { parquetRoot: this.paths.inferenceParquet, timeField: "ts", fixed: CORE_COLUMNS, byModel: true };
       const labels: RollSpec = { parquetRoot: this.paths.labelParquet, timeField: "received", fixed: LABEL_COLUMNS, byModel: false, fixedOnly: true };
+      const labelLog = this.labels;
       for (const [dir, log, spec] of [
         [this.paths.inferenceSegments, this.log, inference],
-        [this.paths.labelSegments, this.labels, labels],
+        [this.paths.labelSegments, { token: labelLog.token, isOpen: (p: string) => p === labelLog.currentPath }, labels],
       ] as const) {
         for (const name of await listSegments(dir)) {
           const path = join(dir, name);
-          if (path === log.currentPath) continue;
           const owner = parseSegmentName(name);
-          if (owner === undefined || (owner.token !== log.token && !isAbandoned(owner))) continue;
+          if (owner === undefined) continue;
+          // This log's own segments once sealed; anyone else's once their writer is gone.
+          if (owner.token === log.token ? log.isOpen(path) : !isAbandoned(owner)) continue;
           this.rollDb ??= await OfflineDb.open({ threads: ROLL_THREADS, memoryLimit: "512MB" });
           const files = await rollSegment(this.rollDb, path, spec);
           for (const w of this.rollWatchers) w(files);

@@ -10,14 +10,16 @@
  *   one column per feature), else `input.<tensor>`: the row's value, or its values as a flat list;
  * - `prediction` (the label, a class name when the package lists them, or the regression value)
  *   and `proba.<class>` per class, read from the outputs as the predict API reads them;
- * - `output.<tensor>`: each raw output's value (or flat list) for the row;
+ * - `output.<tensor>`: each raw output's value (or flat list) for the row, except what
+ *   `prediction` and `proba.*` already hold (the probabilities; the label unless it was mapped to
+ *   a class name; a one-value regression output);
  * - `features_from_store`: the features the predict API read from the online store, when any.
  * Non-finite numbers are written as null; 64-bit integers beyond 2^53 as decimal strings.
  */
 import type { RuntimeTensor, TensorValue } from "../tensors.js";
-import { fromFloat16Bits } from "../float16.js";
-import { interpret, type OutputValues } from "../predictions.js";
+import { outputRoles } from "../predictions.js";
 import { outputDatatype } from "../tensors.js";
+import { json, textAt, valueAt } from "./log-values.js";
 
 export type LogProtocol = "v2" | "v1" | "predict";
 
@@ -57,68 +59,44 @@ export interface InferenceLogEntry {
 
 /** Rows of an entry: the first dimension of its first input (a scalar input is one row). */
 export function entryRows(e: InferenceLogEntry): number {
-  for (const t of Object.values(e.inputs)) return t.dims.length === 0 ? 1 : (t.dims[0] as number);
+  for (const name in e.inputs) {
+    const t = e.inputs[name] as TensorValue;
+    return t.dims.length === 0 ? 1 : (t.dims[0] as number);
+  }
   return 0;
 }
 
-/** The shortest decimal that reads back as the same float32, so 5.1f logs as 5.1. */
-function float32Value(x: number): number | null {
-  if (!Number.isFinite(x)) return null;
-  for (let p = 6; p < 9; p++) {
-    const y = Number(x.toPrecision(p));
-    if (Math.fround(y) === x) return y;
+/** `,"key":` for each column name, kept (names repeat on every row). */
+const keyCache = new Map<string, string>();
+
+function keyJson(key: string): string {
+  let k = keyCache.get(key);
+  if (k === undefined) {
+    k = `,${JSON.stringify(key)}:`;
+    if (keyCache.size < 10_000) keyCache.set(key, k);
   }
-  return Number(x.toPrecision(9));
+  return k;
 }
 
-/** Element `k` of a tensor as a JSON value (non-finite numbers as null, unless `raw`: then as they are, for reading predictions). */
-function valueAt(type: string, data: unknown, k: number, raw = false): unknown {
-  switch (type) {
-    case "float32": {
-      const x = (data as Float32Array)[k] as number;
-      return raw && !Number.isFinite(x) ? x : float32Value(x);
-    }
-    case "float64": {
-      const x = (data as Float64Array)[k] as number;
-      return raw || Number.isFinite(x) ? x : null;
-    }
-    case "float16": {
-      const x = fromFloat16Bits((data as Uint16Array)[k] as number);
-      return raw || Number.isFinite(x) ? x : null;
-    }
-    case "bool":
-      return (data as Uint8Array)[k] !== 0;
-    case "int64":
-    case "uint64": {
-      const b = (data as BigInt64Array)[k] as bigint;
-      const n = Number(b);
-      return Number.isSafeInteger(n) ? n : b.toString();
-    }
-    case "string":
-      return (data as string[])[k];
-    default:
-      return (data as ArrayLike<number>)[k];
-  }
-}
-
-/** How a tensor is read row by row: one value per row, or a flat list of `width` values. */
+/** How a tensor is read row by row, as JSON text: one value per row, or a flat list of `width` values. */
 interface RowReader {
+  /** The column name. */
   key: string;
-  read(row: number): unknown;
+  text(row: number): string;
 }
 
 function rowReader(key: string, t: { type: string; dims: readonly number[]; data: unknown }, rows: number): RowReader | undefined {
-  if (t.dims.length === 0) return rows === 1 ? { key, read: () => valueAt(t.type, t.data, 0) } : undefined;
+  if (t.dims.length === 0) return rows === 1 ? { key, text: () => textAt(t.type, t.data, 0) } : undefined;
   if (t.dims[0] !== rows) return undefined;
   let width = 1;
   for (let d = 1; d < t.dims.length; d++) width *= t.dims[d] as number;
-  if (width === 1 && t.dims.length <= 2) return { key, read: (i) => valueAt(t.type, t.data, i) };
+  if (width === 1 && t.dims.length <= 2) return { key, text: (i) => textAt(t.type, t.data, i) };
   return {
     key,
-    read: (i) => {
-      const out = new Array<unknown>(width);
-      for (let j = 0; j < width; j++) out[j] = valueAt(t.type, t.data, i * width + j);
-      return out;
+    text: (i) => {
+      let out = "[";
+      for (let j = 0; j < width; j++) out += (j === 0 ? "" : ",") + textAt(t.type, t.data, i * width + j);
+      return `${out}]`;
     },
   };
 }
@@ -131,21 +109,72 @@ function inputReaders(e: InferenceLogEntry, rows: number): RowReader[] {
     const [, t] = only;
     if (t.dims.length === 2 && t.dims[0] === rows && t.dims[1] === features.length) {
       const width = features.length;
-      return features.map((f, j) => ({ key: INPUT_PREFIX + f, read: (i: number) => valueAt(t.type, t.data, i * width + j) }));
+      return features.map((f, j) => ({ key: INPUT_PREFIX + f, text: (i: number) => textAt(t.type, t.data, i * width + j) }));
     }
   }
   return tensors.flatMap(([name, t]) => rowReader(INPUT_PREFIX + name, t, rows) ?? []);
 }
 
-/** The outputs as plain values, for reading labels and probabilities. */
-function outputValues(outputs: InferenceLogEntry["outputs"]): OutputValues[] {
-  return outputs.map(([name, t]) => {
-    let size = 1;
-    for (const d of t.dims) size *= d;
-    const data = new Array<unknown>(size);
-    for (let k = 0; k < size; k++) data[k] = valueAt(t.type, t.data, k, t.type.startsWith("float"));
-    return { name, shape: t.dims, datatype: outputDatatype(name, t.type), data };
-  });
+interface OutputTensor {
+  name: string;
+  shape: readonly number[];
+  datatype: string;
+  tensor: RuntimeTensor;
+}
+
+/**
+ * The `prediction` and `proba.<class>` columns of a row as JSON text, read from the outputs as
+ * `interpret` (predictions.ts) reads them for the predict API, straight from the tensors: the
+ * label (a class name when the package has them), else the most probable class, else a
+ * one-value regression output; probabilities per class.
+ */
+function predictionText(roles: ReturnType<typeof outputRoles<OutputTensor>>, classNames: readonly string[] | undefined): (row: number) => string {
+  const name = (k: number): string => classNames?.[k] ?? String(k);
+  const { label, prob, value } = roles;
+  const c = prob === undefined ? 0 : (prob.shape[1] as number);
+  const probaKeys = Array.from({ length: c }, (_, k) => keyJson(PROBA_PREFIX + name(k)));
+  let labelText: ((i: number) => string) | undefined;
+  if (label !== undefined) {
+    const { type, data } = label.tensor;
+    labelText = (i) => {
+      const raw = valueAt(type, data, i);
+      return typeof raw === "number" && classNames !== undefined && Number.isInteger(raw) && raw >= 0 && raw < classNames.length ? JSON.stringify(classNames[raw]) : textAt(type, data, i);
+    };
+  } else if (prob !== undefined) {
+    const { type, data } = prob.tensor;
+    labelText = (i) => {
+      let best = 0;
+      for (let k = 1; k < c; k++) if ((valueAt(type, data, i * c + k, true) as number) > (valueAt(type, data, i * c + best, true) as number)) best = k;
+      return JSON.stringify(name(best));
+    };
+  } else if (value !== undefined && (value.shape.length === 1 || value.shape[1] === 1)) {
+    const { type, data } = value.tensor;
+    labelText = (i) => textAt(type, data, i);
+  }
+  return (i) => {
+    let out = labelText === undefined ? "" : `,"prediction":${labelText(i)}`;
+    if (prob !== undefined) for (let k = 0; k < c; k++) out += (probaKeys[k] as string) + textAt(prob.tensor.type, prob.tensor.data, i * c + k);
+    return out;
+  };
+}
+
+/**
+ * An epoch-milliseconds time as `new Date(time).toISOString()` prints it, from a prefix kept per
+ * minute (entries arrive many per second; formatting a Date each time costs more than encoding a row).
+ */
+let minuteStart = Number.NaN;
+let minutePrefix = "";
+function isoOf(time: number): string {
+  const t = Math.floor(time);
+  const minute = t - (((t % 60_000) + 60_000) % 60_000);
+  if (minute !== minuteStart) {
+    minuteStart = minute;
+    minutePrefix = new Date(minute).toISOString().slice(0, 17);
+  }
+  const ms = t - minute;
+  const sec = Math.floor(ms / 1000);
+  const milli = ms % 1000;
+  return `${minutePrefix}${sec < 10 ? "0" : ""}${sec}.${milli < 10 ? "00" : milli < 100 ? "0" : ""}${milli}Z`;
 }
 
 /**
@@ -154,26 +183,31 @@ function outputValues(outputs: InferenceLogEntry["outputs"]): OutputValues[] {
  */
 export function encodeEntry(e: InferenceLogEntry): string {
   const rows = entryRows(e);
-  const ts = new Date(e.time).toISOString();
   const latency = Math.round(e.latencyMs * 1000) / 1000;
   const inputs = inputReaders(e, rows);
-  const outputs = e.outputs.flatMap(([name, t]) => rowReader(OUTPUT_PREFIX + name, t, rows) ?? []);
-  const predictions = interpret(outputValues(e.outputs), rows, e.classNames);
-  const fromStore = e.featuresFromStore !== undefined && e.featuresFromStore.length > 0 ? e.featuresFromStore : undefined;
+  const tensors: OutputTensor[] = e.outputs.map(([name, t]) => ({ name, shape: t.dims, datatype: outputDatatype(name, t.type), tensor: t }));
+  const roles = outputRoles(tensors, rows);
+  const prediction = predictionText(roles, e.classNames);
+  // Raw outputs, except what `prediction` and `proba.*` already hold: the probabilities, a label
+  // not mapped to class names, a one-value regression output.
+  const repeated = new Set<OutputTensor | undefined>([roles.prob, e.classNames === undefined ? roles.label : undefined]);
+  if (roles.value !== undefined && (roles.value.shape.length === 1 || roles.value.shape[1] === 1)) repeated.add(roles.value);
+  const outputs = tensors.flatMap((o) => (repeated.has(o) ? [] : (rowReader(OUTPUT_PREFIX + o.name, o.tensor, rows) ?? [])));
+  const fromStore = e.featuresFromStore !== undefined && e.featuresFromStore.length > 0 ? `,"features_from_store":${json(e.featuresFromStore)}` : "";
+  // Built as text rather than through JSON.stringify of an object per row: this runs for every logged row.
+  const head = `{"request_id":${JSON.stringify(e.requestId)},"row":`;
+  const common =
+    `,"ts":"${isoOf(e.time)}","model":${JSON.stringify(e.model)},"version":${JSON.stringify(e.version)},` +
+    `"protocol":"${e.protocol}","latency_ms":${json(latency)}${e.arm === undefined ? "" : `,"arm":${JSON.stringify(e.arm)}`}`;
+  const inputKeys = inputs.map((r) => keyJson(r.key));
+  const outputKeys = outputs.map((r) => keyJson(r.key));
   let text = "";
   for (let i = 0; i < rows; i++) {
-    const rec: Record<string, unknown> = { request_id: e.requestId, row: i, ts, model: e.model, version: e.version, protocol: e.protocol, latency_ms: latency };
-    if (e.arm !== undefined) rec.arm = e.arm;
-    for (const r of inputs) rec[r.key] = r.read(i);
-    const p = predictions[i];
-    if (p?.label !== undefined) rec.prediction = p.label;
-    else if (typeof p?.value === "number") rec.prediction = Number.isFinite(p.value) ? p.value : null;
-    if (p?.probabilities !== undefined) {
-      for (const [c, v] of Object.entries(p.probabilities)) rec[PROBA_PREFIX + c] = Number.isFinite(v) ? v : null;
-    }
-    for (const r of outputs) rec[r.key] = r.read(i);
-    if (fromStore !== undefined) rec.features_from_store = fromStore;
-    text += JSON.stringify(rec) + "\n";
+    let line = head + String(i) + common;
+    for (let k = 0; k < inputs.length; k++) line += (inputKeys[k] as string) + (inputs[k] as RowReader).text(i);
+    line += prediction(i);
+    for (let k = 0; k < outputs.length; k++) line += (outputKeys[k] as string) + (outputs[k] as RowReader).text(i);
+    text += `${line}${fromStore}}\n`;
   }
   return text;
 }

@@ -1,0 +1,169 @@
+/**
+ * Where offered inference-log entries become NDJSON in segments: entries are queued by reference
+ * (never waiting; a full queue drops and counts), encoded on the next turn of the event loop, and
+ * written by a SegmentLog with group commit.
+ *
+ * Encoding and writing stay on the serving thread: a worker thread was tried and measured slower
+ * on the serving benchmark (a message and a thread wake-up per turn cost more than the encoding
+ * they moved, and on two cores the worker competes with serving anyway).
+ */
+import type { Logger } from "../../core/logger.js";
+import { encodeEntry, entryRows, type InferenceLogEntry } from "./log-record.js";
+import { SegmentLog, type DropReason } from "./segment-log.js";
+import type { SinkRecord } from "./stream-sink.js";
+
+export interface EntryLogOptions {
+  dir: string;
+  groupCommitMs?: number | undefined;
+  syncIntervalMs?: number | undefined;
+  groupCommitRecords?: number | undefined;
+  /** Most rows waiting to be written; default 100 000. */
+  capacity?: number | undefined;
+  maxSegmentBytes?: number | undefined;
+  maxSegmentAgeMs?: number | undefined;
+  /** Report each row's JSON line (for the stream sink). */
+  withLines: boolean;
+  logger?: Logger | undefined;
+}
+
+export interface EntryLogEvents {
+  written(rows: number): void;
+  dropped(rows: number, reason: DropReason): void;
+  sealed(path: string): void;
+  lines(records: SinkRecord[]): void;
+}
+
+/** The rows of an encoded entry as stream-sink records (msgId `<request id>:<row>`). */
+export function sinkRecords(model: string, requestId: string, text: string): SinkRecord[] {
+  const lines = text.split("\n");
+  const records: SinkRecord[] = [];
+  for (let i = 0; i < lines.length - 1; i++) records.push({ model, msgId: `${requestId}:${i}`, line: lines[i] as string });
+  return records;
+}
+
+/** A queued entry, or its rows as NDJSON (UTF-8) once encoded. */
+interface Queued {
+  entry?: InferenceLogEntry | undefined;
+  bytes?: Buffer;
+}
+
+/**
+ * How often written rows are fsync'd. Every group would cost an fsync each 10 ms; measured on the
+ * serving benchmark (2 loaded cores) even one every 100 ms cost the serving thread a few
+ * microseconds per request, as the woken I/O thread preempts it. Rows are safe from a process
+ * crash as soon as they are written; this bounds what an OS crash or power loss can take.
+ */
+export const DEFAULT_SYNC_INTERVAL_MS = 1000;
+
+export class EntryLog {
+  private readonly log: SegmentLog<Queued>;
+  /** Offered entries not yet encoded; encoded together on the next turn of the event loop. */
+  private fresh: Queued[] = [];
+  private encodeScheduled = false;
+
+  constructor(
+    options: EntryLogOptions,
+    private readonly events: EntryLogEvents,
+  ) {
+    this.log = new SegmentLog<Queued>(
+      {
+        dir: options.dir,
+        syncIntervalMs: options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS,
+        ...(options.groupCommitMs === undefined ? {} : { groupCommitMs: options.groupCommitMs }),
+        ...(options.groupCommitRecords === undefined ? {} : { groupCommitRecords: options.groupCommitRecords }),
+        ...(options.capacity === undefined ? {} : { capacity: options.capacity }),
+        ...(options.maxSegmentBytes === undefined ? {} : { maxSegmentBytes: options.maxSegmentBytes }),
+        ...(options.maxSegmentAgeMs === undefined ? {} : { maxSegmentAgeMs: options.maxSegmentAgeMs }),
+        onSealed: (p) => events.sealed(p),
+        onWritten: (n) => events.written(n),
+        onDropped: (n, reason) => events.dropped(n, reason),
+        ...(options.logger === undefined ? {} : { logger: options.logger }),
+      },
+      (q) => {
+        // Written before its turn came to be encoded (a flush right after the offer): encoded now, once.
+        if (q.bytes === undefined) {
+          q.bytes = this.encode(q.entry as InferenceLogEntry);
+          q.entry = undefined;
+        }
+        return q.bytes;
+      },
+    );
+    this.withLines = options.withLines;
+  }
+
+  private readonly withLines: boolean;
+
+  /** The writer token of this log's segments. */
+  get token(): string {
+    return this.log.token;
+  }
+
+  /** Rows offered and not yet written or dropped. */
+  get backlog(): number {
+    return this.log.backlog;
+  }
+
+  get written(): number {
+    return this.log.written;
+  }
+
+  get dropped(): number {
+    return this.log.dropped;
+  }
+
+  /** Whether `path` (one of this log's segments) may still be appended to, so must not be rolled. */
+  isOpen(path: string): boolean {
+    return path === this.log.currentPath;
+  }
+
+  /** Queues an entry's rows; false (counted as dropped) when the queue is full or the log closed. */
+  offer(entry: InferenceLogEntry): boolean {
+    const queued: Queued = { entry };
+    if (!this.log.offer(queued, Math.max(1, entryRows(entry)))) return false;
+    this.fresh.push(queued);
+    if (!this.encodeScheduled) {
+      this.encodeScheduled = true;
+      setImmediate(() => this.encodeFresh());
+    }
+    return true;
+  }
+
+  flush(): Promise<void> {
+    return this.log.flush();
+  }
+
+  seal(): Promise<void> {
+    return this.log.seal();
+  }
+
+  close(): Promise<void> {
+    return this.log.close();
+  }
+
+  /**
+   * Encodes queued entries on the turn of the event loop after they were offered (their answers
+   * are on the wire by then), into buffers outside the JavaScript heap: the tensors and the
+   * strings of a row die young, which costs the garbage collector far less than keeping them
+   * until the group is written.
+   */
+  private encodeFresh(): void {
+    this.encodeScheduled = false;
+    const items = this.fresh;
+    this.fresh = [];
+    for (const q of items) {
+      if (q.entry === undefined) continue;
+      try {
+        q.bytes = this.encode(q.entry);
+        q.entry = undefined;
+      } catch {
+        // Left as an entry: encoding it again when its group is written counts it as an encode error.
+      }
+    }
+  }
+
+  private encode(entry: InferenceLogEntry): Buffer {
+    const text = encodeEntry(entry);
+    if (this.withLines) this.events.lines(sinkRecords(entry.model, entry.requestId, text));
+    return Buffer.from(text, "utf8");
+  }
+}
