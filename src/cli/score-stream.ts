@@ -66,7 +66,9 @@ export async function openPredictServices(cfg: FlywheelConfig): Promise<PredictS
     const features = new FeatureStore({ registry: metadata.features, online, project: cfg.featureProject, offlineDir: offlineDirOf(cfg) });
     // Resolution only: the scorer registers nothing, so the package checker never runs.
     const registry = new RegistryService(metadata, artifacts, systemClock, storedPackageChecker());
-    const cache = new ModelCache(registry, artifacts);
+    // The registry is written by other processes (the server): read the revision token on every
+    // call, so a moved alias is seen by the next batch (one indexed read per batch, not per record).
+    const cache = new ModelCache(registry, artifacts, { revisionTtlMs: 0 });
     opened.push(cache);
     const inference = new InferenceService(cache);
     return {

@@ -269,6 +269,11 @@ export class RegistryService {
     return this.registry.modelRevision(name);
   }
 
+  /** The store's count of this process's registry writes (see `RegistryStore.writeCount`); undefined when it keeps none. */
+  localWriteCount(): number | undefined {
+    return this.registry.writeCount?.();
+  }
+
   /** The version a `models:/` URI (or a parsed reference) points at now. */
   async resolve(ref: string | ModelRef): Promise<ModelVersion> {
     const r = typeof ref === "string" ? parseModelUri(ref) : ref;

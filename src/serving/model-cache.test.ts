@@ -93,6 +93,53 @@ describe("ModelCache", () => {
     await cache.close();
   });
 
+  test("the revision token is reused until this process writes or revisionTtlMs passes; without a write count it is read every time", async () => {
+    class CountingRegistry extends FakeRegistry {
+      reads = 0;
+      writes: number | undefined = 0;
+      override async modelRevision(): Promise<string | undefined> {
+        this.reads++;
+        return super.modelRevision();
+      }
+      localWriteCount(): number | undefined {
+        return this.writes;
+      }
+    }
+    const reg = new CountingRegistry();
+    reg.add("1", "declared");
+    reg.add("2", "graph");
+    reg.aliases.set("champion", "1");
+    reg.revision = "r1";
+    const champion: ModelRef = { name: "iris", kind: "alias", alias: "champion" };
+    const cache = new ModelCache(reg, store, { revisionTtlMs: 150 });
+    for (let i = 0; i < 5; i++) expect((await cache.resolveReady(champion)).version).toBe("1");
+    expect(reg.reads).toBe(1);
+    // A write by this process (the count moves when it starts): the next request reads the token.
+    reg.aliases.set("champion", "2");
+    reg.revision = "r2";
+    reg.writes = 1;
+    expect((await cache.resolveReady(champion)).version).toBe("2");
+    expect(reg.reads).toBe(2);
+    // A write by another process leaves the count alone: it is seen once the token is revisionTtlMs old.
+    reg.aliases.set("champion", "1");
+    reg.revision = "r3";
+    expect((await cache.resolveReady(champion)).version).toBe("2");
+    await new Promise((r) => setTimeout(r, 160));
+    expect((await cache.resolveReady(champion)).version).toBe("1");
+    expect(reg.reads).toBe(3);
+    // A store that keeps no count, or revisionTtlMs 0: one read per request.
+    reg.writes = undefined;
+    for (let i = 0; i < 3; i++) await cache.resolveReady(champion);
+    expect(reg.reads).toBe(6);
+    reg.writes = 7;
+    const eager = new ModelCache(reg, store, { revisionTtlMs: 0 });
+    for (let i = 0; i < 3; i++) await eager.resolveReady(champion);
+    expect(reg.reads).toBe(9);
+    expect(() => new ModelCache(reg, store, { revisionTtlMs: -1 })).toThrow(/revisionTtlMs/);
+    await cache.close();
+    await eager.close();
+  });
+
   test("one session per version, shared by concurrent and later requests", async () => {
     const reg = new FakeRegistry();
     reg.add("1", "declared");

@@ -1,8 +1,10 @@
 /**
  * Registered versions loaded into ONNX Runtime: one InferenceSession per (model, version), shared
- * by every request. What a reference resolves to is cached and re-checked on every call with one
- * indexed read of the model's revision token, so a moved alias takes effect at once (also when it
- * was moved by another process) while sessions stay cached per version.
+ * by every request. What a reference resolves to is cached under the model's revision token. The
+ * token itself is reused while this process has not written to the registry (its write count stood
+ * still since the token was read) and for at most `revisionTtlMs`: a move made through this process
+ * takes effect on the next request, one made by another process (a replica, the CLI on the same
+ * database) within that time. Sessions stay cached per version.
  */
 import type { InferenceSession, Tensor } from "onnxruntime-node";
 import type { FlywheelModelMetadata } from "../models/metadata.js";
@@ -26,6 +28,11 @@ export interface ModelResolver {
   resolve(ref: ModelRef): Promise<ModelVersion>;
   /** Changes whenever what a reference to the model resolves to may have changed. */
   modelRevision(name: string): Promise<string | undefined>;
+  /**
+   * A count this process's registry writes bump when they start and when they end; without it the
+   * revision token is read on every request.
+   */
+  localWriteCount?(): number | undefined;
   /** `mlflow-artifacts:/<key>` of the version's package directory. */
   downloadUri(name: string, version: string): Promise<string>;
   /** The registered model, for its serving tags; without it every model is served with the defaults. */
@@ -59,6 +66,12 @@ export interface ModelCacheOptions {
   intraOpNumThreads?: number;
   /** How long a model's serving tags are reused before they are read again; default 1000 ms. */
   settingsTtlMs?: number;
+  /**
+   * How long a model's revision token is reused while this process has not written to the
+   * registry: the longest a move made by another process goes unseen; default 1000 ms, 0 reads it
+   * on every request.
+   */
+  revisionTtlMs?: number;
 }
 
 interface Entry {
@@ -133,6 +146,8 @@ export class ModelCache {
   private readonly resolved = new Map<string, { token: string; version: ModelVersion }>();
   /** Serving settings by model name, each read at `at` (a pending read is shared by concurrent requests). */
   private readonly settings = new Map<string, { at: number; value: Promise<ServingSettings> }>();
+  /** Revision tokens by model name, read at `at` when the local write count was `writes`. */
+  private readonly revisions = new Map<string, { at: number; writes: number; token: string | undefined }>();
   private closed = false;
   /** Sessions created so far (a test hook: loads happen once per version). */
   loads = 0;
@@ -146,6 +161,26 @@ export class ModelCache {
     if (!Number.isInteger(threads) || threads < 0) throw new Error(`intraOpNumThreads must be a non-negative integer, got ${threads}`);
     const ttl = options.settingsTtlMs ?? 1000;
     if (!Number.isFinite(ttl) || ttl < 0) throw new Error(`settingsTtlMs must be a non-negative number, got ${ttl}`);
+    const revisionTtl = options.revisionTtlMs ?? 1000;
+    if (!Number.isFinite(revisionTtl) || revisionTtl < 0) throw new Error(`revisionTtlMs must be a non-negative number, got ${revisionTtl}`);
+  }
+
+  /**
+   * The model's revision token: reused when it was read less than `revisionTtlMs` ago and this
+   * process has not started or finished a registry write since (a token read during a write is
+   * never reused after it).
+   */
+  private async revision(name: string): Promise<string | undefined> {
+    const writes = this.registry.localWriteCount?.();
+    const ttl = this.options.revisionTtlMs ?? 1000;
+    if (writes === undefined || ttl === 0) return this.registry.modelRevision(name);
+    const now = performance.now();
+    const hit = this.revisions.get(name);
+    if (hit !== undefined && hit.writes === writes && now - hit.at < ttl) return hit.token;
+    const token = await this.registry.modelRevision(name);
+    if (this.revisions.size >= RESOLVED_CAP) this.revisions.clear();
+    this.revisions.set(name, { at: now, writes, token });
+    return token;
   }
 
   /**
@@ -185,7 +220,7 @@ export class ModelCache {
    * an older token, which the next call sees as stale and resolves again.
    */
   private async resolveCached(ref: ModelRef): Promise<ModelVersion> {
-    const token = await this.registry.modelRevision(ref.name);
+    const token = await this.revision(ref.name);
     const key = refKey(ref);
     const hit = this.resolved.get(key);
     if (token !== undefined && hit?.token === token) return hit.version;

@@ -54,5 +54,24 @@ for (const backend of metadataBackends) {
       await r.createModel({ name: "m2", description: "", userId: "", tags: [], now });
       await expectNew("m2");
     });
+
+    test("this process's write count moves when a write starts and again when it ends, failed or not; reads leave it alone", async () => {
+      const r = store.registry;
+      const count = () => r.writeCount?.() as number;
+      expect(typeof count()).toBe("number");
+      const start = count();
+      await r.createModel({ name: "w", description: "", userId: "", tags: [], now: 1 });
+      expect(count()).toBe(start + 2);
+      const pending = r.setModelTag("w", { key: "k", value: "v" }, 1);
+      const during = count();
+      await pending;
+      expect(during).toBe(start + 3);
+      expect(count()).toBe(start + 4);
+      await expect(r.setAlias("w", "champion", "9", 1)).rejects.toThrow();
+      expect(count()).toBe(start + 6);
+      await r.modelRevision("w");
+      await r.getModel("w");
+      expect(count()).toBe(start + 6);
+    });
   });
 }

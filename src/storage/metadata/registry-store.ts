@@ -88,4 +88,10 @@ export interface RegistryStore {
    * (versions created or deleted, stages or aliases moved, renames); undefined when the model is absent.
    */
   modelRevision(name: string): Promise<string | undefined>;
+  /**
+   * A count this process's writes through the store bump when they start and again when they end:
+   * a revision token read while the count stood still is current unless another process wrote.
+   * Absent when the store cannot tell.
+   */
+  writeCount?(): number;
 }

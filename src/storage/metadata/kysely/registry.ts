@@ -27,11 +27,47 @@ function versionNumber(version: string): number | undefined {
   return /^[1-9]\d{0,8}$/.test(version) ? Number(version) : undefined;
 }
 
+/** The methods that write: each bumps the write count before it starts and after it ends. */
+const WRITES = [
+  "createModel",
+  "renameModel",
+  "updateModel",
+  "deleteModel",
+  "setModelTag",
+  "deleteModelTag",
+  "createVersion",
+  "updateVersion",
+  "transitionStage",
+  "deleteVersion",
+  "setVersionTag",
+  "deleteVersionTag",
+  "setAlias",
+  "deleteAlias",
+] as const satisfies readonly (keyof RegistryStore)[];
+
 export class RegistryQueries implements RegistryStore {
   /** The SQL of `modelRevision`, compiled by this database's dialect on first use. */
   private revisionSql: string | undefined;
+  private writes = 0;
 
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Kysely<Database>) {
+    for (const name of WRITES) {
+      const write = (this[name] as (...args: unknown[]) => Promise<unknown>).bind(this);
+      (this as unknown as Record<string, unknown>)[name] = async (...args: unknown[]) => {
+        this.writes++;
+        try {
+          return await write(...args);
+        } finally {
+          this.writes++;
+        }
+      };
+    }
+  }
+
+  /** This process's write count: bumped when a write starts and again when it has committed or failed. */
+  writeCount(): number {
+    return this.writes;
+  }
 
   private async modelId(db: Db, name: string): Promise<number> {
     const row = await db.selectFrom("registered_models").select("model_id").where("name", "=", name).executeTakeFirst();
