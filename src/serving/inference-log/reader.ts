@@ -9,8 +9,9 @@ import { join } from "node:path";
 import { OfflineDb, duckdbMessage, quoteIdentifier, quoteLiteral, type ColumnInfo } from "../../storage/offline/duckdb.js";
 import { LABEL_COLUMNS } from "./labels.js";
 import { CORE_COLUMNS, INPUT_PREFIX, OUTPUT_PREFIX, PROBA_PREFIX } from "./log-record.js";
-import { normalizeStructure, segmentSource, typedSelect } from "./roller.js";
+import { segmentSource, typedSelect } from "./roller.js";
 import { listSegments, partitionValue, segmentId } from "./segment-files.js";
+import { groupStructures } from "./structure.js";
 
 export interface LogPaths {
   inferenceSegments: string;
@@ -157,8 +158,8 @@ export class InferenceLogReader {
     if (segments.length > 0) {
       const source = segmentSource(segments);
       const isModel = `(json->>'model') = ${quoteLiteral(w.model)}`;
-      const [detected] = await db.query(`SELECT json_group_structure(json)::VARCHAR AS s FROM ${source} WHERE json IS NOT NULL AND ${isModel}`);
-      if (typeof detected?.s === "string") parts.push(`SELECT * FROM (${typedSelect(source, normalizeStructure(detected.s, CORE_COLUMNS), isModel)}) WHERE ${where}`);
+      const [detected] = await groupStructures(db, source, { groupBy: [], where: isModel, fixed: CORE_COLUMNS });
+      if (detected !== undefined) parts.push(`SELECT * FROM (${typedSelect(source, detected.structure, isModel)}) WHERE ${where}`);
     }
     const log = quoteIdentifier(`${table}__log`);
     const labels = quoteIdentifier(`${table}__labels`);

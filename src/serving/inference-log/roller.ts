@@ -6,17 +6,21 @@
  * skip Parquet files named after a segment that still exists. Torn or corrupt lines (a crash in
  * the middle of a write) are skipped.
  *
- * Column types come from the records themselves (DuckDB's `json_group_structure`, per model and
- * hour): numbers as DOUBLE, lists of numbers as DOUBLE[], strings as VARCHAR, booleans as
- * BOOLEAN, anything mixed as JSON; a column that is null throughout is left out.
+ * Column types come from the records themselves, per model and hour (structure.ts). Memory stays
+ * bounded whatever the segment's size: the types are found from distinct record structures, and
+ * each partition is written by a streaming COPY.
  */
 import { mkdir, rename, rm, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { type OfflineDb, quoteLiteral } from "../../storage/offline/duckdb.js";
 import { hourDir, partitionValue, segmentId, syncDir, syncFile } from "./segment-files.js";
+import { groupStructures, type Structure } from "./structure.js";
 
-/** DuckDB types by column, as `json_transform` takes them. */
-export type Structure = Record<string, unknown>;
+/**
+ * The DuckDB the log rolls with: one thread and a memory limit, so rolling never competes with
+ * serving for more than a core and a bounded share of RAM, whatever the size of a segment.
+ */
+export const ROLL_DB_OPTIONS = { threads: 1, memoryLimit: "512MB" } as const;
 
 export function segmentSource(paths: readonly string[]): string {
   return `read_json_objects([${paths.map(quoteLiteral).join(", ")}], format = 'newline_delimited', ignore_errors = true)`;
@@ -25,50 +29,6 @@ export function segmentSource(paths: readonly string[]): string {
 /** `YYYY-MM-DD/HH` (UTC) of a timestamp field of the records. */
 export function hourExpr(field: string): string {
   return `strftime(date_trunc('hour', TRY_CAST((json->>${quoteLiteral(field)}) AS TIMESTAMPTZ)), '%Y-%m-%d/%H')`;
-}
-
-function normalType(type: unknown): unknown {
-  if (Array.isArray(type)) {
-    const inner = normalType(type[0]);
-    return inner === undefined ? undefined : [inner];
-  }
-  switch (type) {
-    case "NULL":
-      return undefined;
-    case "BOOLEAN":
-    case "VARCHAR":
-      return type;
-    case "UBIGINT":
-    case "BIGINT":
-    case "HUGEINT":
-    case "UHUGEINT":
-    case "DOUBLE":
-      return "DOUBLE";
-    default:
-      return "JSON";
-  }
-}
-
-/**
- * The structure to read records with: DuckDB's merged structure of the records, normalized, with
- * `fixed` types for the columns that always have them.
- */
-export function normalizeStructure(detected: string, fixed: Readonly<Record<string, string>>): Structure {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(detected);
-  } catch {
-    parsed = {};
-  }
-  const out: Structure = { ...fixed };
-  if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
-    for (const [key, type] of Object.entries(parsed)) {
-      if (key in fixed) continue;
-      const t = normalType(type);
-      if (t !== undefined) out[key] = t;
-    }
-  }
-  return out;
 }
 
 /** `SELECT` of records typed by `structure` (one column per key). */
@@ -95,21 +55,16 @@ export async function rollSegment(db: OfflineDb, segmentPath: string, spec: Roll
   const source = segmentSource([segmentPath]);
   const hour = hourExpr(spec.timeField);
   const model = spec.byModel ? "(json->>'model')" : "NULL";
-  const groups = await db.query(
-    `SELECT ${model} AS model, ${hour} AS hour, ${spec.fixedOnly === true ? "'{}'" : "json_group_structure(json)"}::VARCHAR AS structure
-     FROM ${source} WHERE json IS NOT NULL GROUP BY ALL`,
-  );
+  const groups = await groupStructures(db, source, { groupBy: [model, hour], fixed: spec.fixed, fixedOnly: spec.fixedOnly === true });
   const written: string[] = [];
-  for (const g of groups) {
-    const h = g.hour;
-    const m = g.model;
+  for (const { key, structure } of groups) {
+    const [m, h] = key;
     if (typeof h !== "string" || (spec.byModel && typeof m !== "string")) continue;
     const base = spec.byModel ? join(spec.parquetRoot, `model=${partitionValue(m as string)}`) : spec.parquetRoot;
     const dir = hourDir(base, h);
     await mkdir(dir, { recursive: true });
     const target = join(dir, `${id}.parquet`);
     const tmp = join(dir, `.${id}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-    const structure = normalizeStructure(String(g.structure), spec.fixed);
     const where = `${hour} = ${quoteLiteral(h)}${spec.byModel ? ` AND (json->>'model') = ${quoteLiteral(m as string)}` : ""}`;
     try {
       await db.run(`COPY (${typedSelect(source, structure, where)}) TO ${quoteLiteral(tmp)} (FORMAT parquet)`);
