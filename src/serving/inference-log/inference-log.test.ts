@@ -4,8 +4,9 @@
  * segments (torn tail skipped, nothing duplicated), labels joined with the latest one winning,
  * and the stream sink on the in-process bus.
  */
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pino } from "pino";
 import { afterEach, describe, expect, test } from "vitest";
 import { OfflineDb, quoteLiteral } from "../../storage/offline/duckdb.js";
 import { discardMemoryBroker } from "../../storage/stream/memory/memory-stream-bus.js";
@@ -316,6 +317,37 @@ describe("rolling into Parquet and reading back", () => {
     const files = await log.roll();
     expect(files).toHaveLength(1);
     expect((await log.reader.records({ model: "iris" })).map((r) => `${r.request_id}/${r.row}`).sort()).toEqual(["x/0", "x/1"]);
+  });
+  test("a segment that fails to roll is counted, logged and kept; the other segments still roll, and it rolls once it can", async () => {
+    const dir = newDir();
+    const segs = join(dir, "inference-log", "segments");
+    mkdirSync(segs, { recursive: true });
+    // Two abandoned segments; the first cannot be rolled while a file sits where its model's directory goes.
+    const bad = join(segs, segmentFileName("deadbeef", 1).replace(`_${process.pid}_`, "_999999999_"));
+    const good = join(segs, segmentFileName("deadbeef", 2).replace(`_${process.pid}_`, "_999999999_"));
+    writeFileSync(bad, encodeEntry(irisEntry("x", 1, T0, "blocked")));
+    writeFileSync(good, encodeEntry(irisEntry("y", 1)));
+    const blocker = join(dir, "inference-log", "parquet", "model=blocked");
+    mkdirSync(join(dir, "inference-log", "parquet"), { recursive: true });
+    writeFileSync(blocker, "");
+    const logged: { msg: string; segment?: string }[] = [];
+    const logger = pino({ level: "error" }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+    const failures: number[] = [];
+    const log = await openLog(dir, { logger, rollIntervalMs: 3_600_000 });
+    log.subscribe({ written() {}, dropped() {}, labelsWritten() {}, published() {}, rollFailed: (n) => failures.push(n) });
+
+    await expect(log.roll()).rejects.toThrow(/Could not roll 1 inference log segment/);
+    expect(existsSync(bad)).toBe(true);
+    expect(existsSync(good)).toBe(false);
+    expect(log.stats().rollFailures).toBeGreaterThanOrEqual(1);
+    expect(failures.length).toBe(log.stats().rollFailures);
+    expect(logged.some((l) => l.segment === bad && /kept and rolled again/.test(l.msg))).toBe(true);
+    expect((await log.reader.records({ model: "iris" })).map((r) => r.request_id)).toEqual(["y"]);
+
+    rmSync(blocker);
+    expect(await log.roll()).toHaveLength(1);
+    expect(existsSync(bad)).toBe(false);
+    expect((await log.reader.records({ model: "blocked" })).map((r) => r.request_id)).toEqual(["x"]);
   });
 });
 

@@ -11,6 +11,7 @@
  *   labels/segments/...ndjson, labels/parquet/date=YYYY-MM-DD/hour=HH/<segment>.parquet
  */
 import { join } from "node:path";
+import { FlywheelError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import { OfflineDb } from "../../storage/offline/duckdb.js";
 import type { StreamBus } from "../../storage/stream/stream-bus.js";
@@ -18,7 +19,7 @@ import { LABEL_COLUMNS, encodeLabels, type LabelInput } from "./labels.js";
 import { EntryLog } from "./entry-log.js";
 import { CORE_COLUMNS, type InferenceLogEntry } from "./log-record.js";
 import { InferenceLogReader, logPaths, type LogPaths } from "./reader.js";
-import { rollSegment, type RollSpec } from "./roller.js";
+import { ROLL_DB_OPTIONS, rollSegment, type RollSpec } from "./roller.js";
 import { isAbandoned, listSegments, parseSegmentName } from "./segment-files.js";
 import { SegmentLog, type DropReason } from "./segment-log.js";
 import { StreamSink, inferenceStreamNames, type SinkRecord } from "./stream-sink.js";
@@ -54,6 +55,8 @@ export interface InferenceLogEvents {
   dropped(rows: number, reason: DropReason | "stream"): void;
   labelsWritten(labels: number): void;
   published(rows: number): void;
+  /** A sealed segment could not be rolled into Parquet; it is kept and tried again at the next roll. */
+  rollFailed?(segments: number): void;
 }
 
 export interface InferenceLogStats {
@@ -61,10 +64,10 @@ export interface InferenceLogStats {
   dropped: number;
   backlog: number;
   labelsWritten: number;
+  /** Segment rolls into Parquet that failed (each segment is kept and tried again later). */
+  rollFailures: number;
   stream?: { published: number; dropped: number; backlog: number };
 }
-
-const ROLL_THREADS = 1;
 
 export class InferenceLog {
   readonly paths: LogPaths;
@@ -80,6 +83,7 @@ export class InferenceLog {
   private readonly scanner: ReturnType<typeof setInterval>;
   private closed = false;
   labelsWritten = 0;
+  rollFailures = 0;
 
   private constructor(
     dataDir: string,
@@ -167,6 +171,7 @@ export class InferenceLog {
       dropped: this.log.dropped + (this.sink?.dropped ?? 0),
       backlog: this.backlog,
       labelsWritten: this.labelsWritten,
+      rollFailures: this.rollFailures,
       ...(this.sink === undefined ? {} : { stream: { published: this.sink.published, dropped: this.sink.dropped, backlog: this.sink.backlog } }),
     };
   }
@@ -223,14 +228,21 @@ export class InferenceLog {
   private rollQuietly(): Promise<void> {
     return this.rollPending().then(
       () => undefined,
-      (e: unknown) => this.options.logger?.warn({ err: e }, "inference log: rolling segments into Parquet failed; retrying later"),
+      (e: unknown) => {
+        // Failed segments were logged one by one as they failed.
+        if (!(e instanceof RollFailed)) this.options.logger?.warn({ err: e }, "inference log: rolling segments into Parquet failed; retrying later");
+      },
     );
   }
 
-  /** Rolls sealed and abandoned segments, one roll at a time. */
+  /**
+   * Rolls sealed and abandoned segments, one roll at a time. A segment that fails is counted,
+   * logged and kept (rolled again next time); the others are still rolled, then the roll rejects.
+   */
   private rollPending(): Promise<string[]> {
     const next = this.rolling.catch(() => []).then(async () => {
       const written: string[] = [];
+      const failed: { path: string; err: unknown }[] = [];
       const inference: RollSpec = { parquetRoot: this.paths.inferenceParquet, timeField: "ts", fixed: CORE_COLUMNS, byModel: true };
       const labels: RollSpec = { parquetRoot: this.paths.labelParquet, timeField: "received", fixed: LABEL_COLUMNS, byModel: false, fixedOnly: true };
       const labelLog = this.labels;
@@ -244,15 +256,37 @@ export class InferenceLog {
           if (owner === undefined) continue;
           // This log's own segments once sealed; anyone else's once their writer is gone.
           if (owner.token === log.token ? log.isOpen(path) : !isAbandoned(owner)) continue;
-          this.rollDb ??= await OfflineDb.open({ threads: ROLL_THREADS, memoryLimit: "512MB" });
-          const files = await rollSegment(this.rollDb, path, spec);
+          this.rollDb ??= await OfflineDb.open(ROLL_DB_OPTIONS);
+          let files: string[];
+          try {
+            files = await rollSegment(this.rollDb, path, spec);
+          } catch (e) {
+            failed.push({ path, err: e });
+            this.rollFailures++;
+            this.emit((ev) => ev.rollFailed?.(1));
+            this.options.logger?.error({ err: e, segment: path }, "inference log: rolling a segment into Parquet failed; it is kept and rolled again later");
+            // A fresh database for the next one: nothing a failed query left behind carries over.
+            this.rollDb.close();
+            this.rollDb = undefined;
+            continue;
+          }
           for (const w of this.rollWatchers) w(files);
           written.push(...files);
         }
       }
+      if (failed.length > 0) throw new RollFailed(failed);
       return written;
     });
     this.rolling = next;
     return next;
+  }
+}
+
+/** Some segments could not be rolled (each was logged as it failed, and kept). */
+class RollFailed extends FlywheelError {
+  constructor(failed: readonly { path: string; err: unknown }[]) {
+    const first = failed[0];
+    const reason = first?.err instanceof Error ? first.err.message : String(first?.err);
+    super("FW_STORAGE_UNAVAILABLE", `Could not roll ${failed.length} inference log segment(s) into Parquet; they are kept and rolled again later (first: ${first?.path}: ${reason})`, { cause: first?.err });
   }
 }
