@@ -110,14 +110,6 @@ function sourceRelation(v: ResolvedView): string {
  * only rows with keys and an event timestamp that some entity row could see.
  */
 export function sourceSql(v: ResolvedView, bounds: TimeBounds): string {
-  const created = v.createdColumn === undefined ? NO_CREATED : `coalesce(epoch_us(${qi(v.createdColumn)}), ${NO_CREATED})`;
-  const columns = [
-    ...v.keyColumns.map((c, j) => `${qi(c)} AS k${j}`),
-    `epoch_us(${qi(v.timestampColumn)}) AS ts`,
-    `${created} AS cr`,
-    `${SEQ} AS seq`,
-    ...v.features.map((f, j) => `${qi(f.sourceColumn)} AS f${j}`),
-  ];
   const where = ["ts IS NOT NULL", ...v.keyColumns.map((_, j) => `k${j} IS NOT NULL`)];
   if (bounds === undefined) {
     where.push("FALSE");
@@ -126,7 +118,23 @@ export function sourceSql(v: ResolvedView, bounds: TimeBounds): string {
     const ttl = ttlMicros(v);
     if (ttl !== undefined && bounds.min - ttl > INT64_MIN) where.push(`ts >= ${bounds.min - ttl}`);
   }
-  return `(SELECT * FROM (SELECT ${columns.join(", ")} FROM ${sourceRelation(v)}) WHERE ${where.join(" AND ")})`;
+  return `(SELECT * FROM ${normalizedSql(v)} WHERE ${where.join(" AND ")})`;
+}
+
+/**
+ * A view's whole source normalized to `k0.., ts, cr, seq, f0..`, unfiltered: for equi-joins on keys
+ * and event timestamp with rows of `sourceSql`, which imply its filters.
+ */
+function normalizedSql(v: ResolvedView): string {
+  const created = v.createdColumn === undefined ? NO_CREATED : `coalesce(epoch_us(${qi(v.createdColumn)}), ${NO_CREATED})`;
+  const columns = [
+    ...v.keyColumns.map((c, j) => `${qi(c)} AS k${j}`),
+    `epoch_us(${qi(v.timestampColumn)}) AS ts`,
+    `${created} AS cr`,
+    `${SEQ} AS seq`,
+    ...v.features.map((f, j) => `${qi(f.sourceColumn)} AS f${j}`),
+  ];
+  return `(SELECT ${columns.join(", ")} FROM ${sourceRelation(v)})`;
 }
 
 const col = (v: ResolvedView, name: string) => `__fw_${v.alias}_${name}`;
@@ -163,16 +171,17 @@ export function matchTableSql(tables: Tables, views: ResolvedView[], bounds: Tim
  */
 export function fixTableSql(tables: Tables, v: ResolvedView, bounds: TimeBounds): string {
   const feats = v.features.map((_, j) => `s.f${j}`);
-  // Internal names only from here on, so user column names cannot collide with them.
+  // Internal names only from here on, so user column names cannot collide with them. Matches
+  // outside the ttl are left out: every row tied with them, or earlier, is outside it too (NULL).
   const keys = v.spec.joinKeys.map((key, j) => `${qi(key)} AS k${j}`);
   const matched =
     `SELECT ${[ROW, ...keys].join(", ")}, ${ETS} AS ets, ${col(v, "ts")} AS ts, ${col(v, "cr")} AS cr, ${col(v, "seq")} AS seq ` +
-    `FROM ${tables.match} WHERE ${col(v, "ts")} IS NOT NULL AND ${ETS} IS NOT NULL`;
+    `FROM ${tables.match} WHERE ${col(v, "ts")} IS NOT NULL AND ${ETS} IS NOT NULL AND ${withinTtl(v, col(v, "ts"), ETS)}`;
   // Rows tied with the match on keys and event timestamp that beat it on (created, position).
   const better = ["s.ts = m.ts", "(s.cr > m.cr OR (s.cr = m.cr AND s.seq > m.seq))"];
   if (v.filterCreated) better.push("m.cr <= m.ets", "s.cr <= m.ets");
   const tieFix =
-    `SELECT m.${ROW} AS row, s.ts, ${feats.join(", ")} FROM ${sourceSql(v, bounds)} s ` +
+    `SELECT m.${ROW} AS row, s.ts, ${feats.join(", ")} FROM ${normalizedSql(v)} s ` +
     `JOIN m ON ${[...sameKeys(v, "m", "s"), ...better].join(" AND ")} ` +
     `QUALIFY row_number() OVER (PARTITION BY m.${ROW} ORDER BY s.cr DESC, s.seq DESC) = 1`;
   if (!v.filterCreated) return `CREATE TEMP TABLE ${tables.fix(v)} AS WITH m AS (${matched}) ${tieFix}`;
