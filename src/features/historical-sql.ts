@@ -150,10 +150,13 @@ function sameKeys(v: ResolvedView, left: string, right: string): string[] {
 }
 
 /**
- * The match table: every entity row with, per `asof` view, the ASOF-matched row's event and created
- * timestamps, position and features (NULL when no row has an event timestamp at or before it).
+ * The match table: every entity row's number, timestamp and join keys with, per `asof` view, the
+ * ASOF-matched row's event and created timestamps, position and features (NULL when no row has an
+ * event timestamp at or before it). The other entity columns are not carried through the ASOF
+ * joins' sorts: the result takes them from the entity table.
  */
 export function matchTableSql(tables: Tables, views: ResolvedView[], bounds: TimeBounds): string {
+  const keys = [...new Set(views.flatMap((v) => v.spec.joinKeys))].map((k) => `e.${qi(k)}`);
   const picked: string[] = [];
   const joins: string[] = [];
   for (const v of views) {
@@ -161,7 +164,8 @@ export function matchTableSql(tables: Tables, views: ResolvedView[], bounds: Tim
     picked.push(...["ts", "cr", "seq", ...v.features.map((_, j) => `f${j}`)].map((c) => `${a}.${c} AS ${col(v, c)}`));
     joins.push(`ASOF LEFT JOIN ${sourceSql(v, bounds)} ${a} ON ${[...keyMatch(v, "e", a), `e.${ETS} >= ${a}.ts`].join(" AND ")}`);
   }
-  return `CREATE TEMP TABLE ${tables.match} AS SELECT e.*, ${picked.join(", ")} FROM ${tables.entity} e ${joins.join(" ")}`;
+  const select = [`e.${ROW}`, `e.${ETS}`, ...keys, ...picked];
+  return `CREATE TEMP TABLE ${tables.match} AS SELECT ${select.join(", ")} FROM ${tables.entity} e ${joins.join(" ")}`;
 }
 
 /**
@@ -234,12 +238,11 @@ export function windowTableSql(tables: Tables, v: ResolvedView, bounds: TimeBoun
 /** The result: entity columns in input order, then the requested features, one row per entity row in input order. */
 export function resultSql(tables: Tables, entityColumns: ColumnInfo[], views: ResolvedView[], requested: ResolvedFeature[]): string {
   const hasAsof = views.some((v) => v.strategy === "asof");
-  const base = hasAsof ? tables.match : tables.entity;
   const featureExprs = new Array<string>(requested.length);
-  const joins: string[] = [];
+  const joins: string[] = hasAsof ? [`JOIN ${tables.match} m ON m.${ROW} = e.${ROW}`] : [];
   for (const v of views) {
     const x = `x_${v.alias}`;
-    joins.push(`LEFT JOIN ${tables.fix(v)} ${x} ON ${x}.row = m.${ROW}`);
+    joins.push(`LEFT JOIN ${tables.fix(v)} ${x} ON ${x}.row = e.${ROW}`);
     v.features.forEach((f, j) => {
       const name = qi((requested[f.outIndex] as ResolvedFeature).column);
       if (v.strategy === "window") {
@@ -248,10 +251,10 @@ export function resultSql(tables: Tables, entityColumns: ColumnInfo[], views: Re
       }
       const fixed = `${x}.row IS NOT NULL`;
       const ts = `CASE WHEN ${fixed} THEN ${x}.ts ELSE m.${col(v, "ts")} END`;
-      const valid = `m.${ETS} IS NOT NULL AND ${ts} IS NOT NULL AND ${withinTtl(v, ts, `m.${ETS}`)}`;
+      const valid = `e.${ETS} IS NOT NULL AND ${ts} IS NOT NULL AND ${withinTtl(v, ts, `e.${ETS}`)}`;
       featureExprs[f.outIndex] = `CASE WHEN ${valid} THEN (CASE WHEN ${fixed} THEN ${x}.f${j} ELSE m.${col(v, `f${j}`)} END) END AS ${name}`;
     });
   }
-  const select = [...entityColumns.map((c) => `m.${qi(c.name)}`), ...featureExprs].join(", ");
-  return `SELECT ${select} FROM ${base} m ${joins.join(" ")} ORDER BY m.${ROW}`;
+  const select = [...entityColumns.map((c) => `e.${qi(c.name)}`), ...featureExprs].join(", ");
+  return `SELECT ${select} FROM ${tables.entity} e ${joins.join(" ")} ORDER BY e.${ROW}`;
 }
