@@ -18,9 +18,15 @@ import { groupStructures, type Structure } from "./structure.js";
 
 /**
  * The DuckDB the log rolls with: one thread and a memory limit, so rolling never competes with
- * serving for more than a core and a bounded share of RAM, whatever the size of a segment.
+ * serving for more than a core and a bounded share of RAM, whatever the size of a segment. Row
+ * order is not preserved, so the Parquet writer may close a row group by size (`ROW_GROUP_SIZE_BYTES`):
+ * with the default of 122 880 rows a group of wide rows (hundreds of columns, long lists) filled
+ * the memory limit and spilled. Nothing relies on the order of rows within a file: the reader sorts.
  */
-export const ROLL_DB_OPTIONS = { threads: 1, memoryLimit: "512MB" } as const;
+export const ROLL_DB_OPTIONS = { threads: 1, memoryLimit: "512MB", preserveInsertionOrder: false } as const;
+
+/** Largest Parquet row group a roll buffers before writing it out. */
+const ROW_GROUP_BYTES = "16MB";
 
 export function segmentSource(paths: readonly string[]): string {
   return `read_json_objects([${paths.map(quoteLiteral).join(", ")}], format = 'newline_delimited', ignore_errors = true)`;
@@ -49,7 +55,7 @@ export interface RollSpec {
   fixedOnly?: boolean;
 }
 
-/** Rolls one sealed segment into Parquet and removes it; returns the Parquet files written. */
+/** Rolls one sealed segment into Parquet and removes it; returns the Parquet files written. `db` is opened with ROLL_DB_OPTIONS. */
 export async function rollSegment(db: OfflineDb, segmentPath: string, spec: RollSpec): Promise<string[]> {
   const id = segmentId(basename(segmentPath));
   const source = segmentSource([segmentPath]);
@@ -67,7 +73,7 @@ export async function rollSegment(db: OfflineDb, segmentPath: string, spec: Roll
     const tmp = join(dir, `.${id}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
     const where = `${hour} = ${quoteLiteral(h)}${spec.byModel ? ` AND (json->>'model') = ${quoteLiteral(m as string)}` : ""}`;
     try {
-      await db.run(`COPY (${typedSelect(source, structure, where)}) TO ${quoteLiteral(tmp)} (FORMAT parquet)`);
+      await db.run(`COPY (${typedSelect(source, structure, where)}) TO ${quoteLiteral(tmp)} (FORMAT parquet, ROW_GROUP_SIZE_BYTES ${quoteLiteral(ROW_GROUP_BYTES)})`);
       await syncFile(tmp);
       await rename(tmp, target);
     } catch (e) {

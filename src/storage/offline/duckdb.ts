@@ -18,6 +18,11 @@ export interface OfflineDbOptions {
   memoryLimit?: string;
   /** Where DuckDB spills intermediate results that do not fit in memory. */
   tempDirectory?: string;
+  /**
+   * Keep the order of rows from scan to result where SQL does not fix it; default true. False
+   * lets a COPY bound its row groups by bytes (`ROW_GROUP_SIZE_BYTES`).
+   */
+  preserveInsertionOrder?: boolean;
 }
 
 export interface ColumnInfo {
@@ -73,7 +78,7 @@ export class OfflineDb {
       autoinstall_known_extensions: "false",
       autoload_known_extensions: "false",
       allow_community_extensions: "false",
-      preserve_insertion_order: "true",
+      preserve_insertion_order: String(options.preserveInsertionOrder ?? true),
       temp_directory: options.tempDirectory ?? join(tmpdir(), "flywheel-duckdb"),
     };
     if (options.threads !== undefined) {
