@@ -9,6 +9,7 @@ import type { ArtifactEntry, ArtifactStore } from "../storage/artifacts/artifact
 import { joinKey, safeRelativePath } from "../storage/artifacts/safe-path.js";
 import type {
   Batch,
+  DatasetInput,
   Experiment,
   MetadataStore,
   Metric,
@@ -23,6 +24,7 @@ import { randomRunName } from "./run-names.js";
 import { parseFilter, parseOrderBy } from "./search-grammar.js";
 import {
   validateBatch,
+  validateDatasetInputs,
   validateExperimentName,
   validateExperimentTag,
   validateKey,
@@ -307,6 +309,24 @@ export class TrackingService {
     history.push(model);
     // Written without the tag-length check: MLflow keeps the whole history in this one tag.
     await this.store.logBatch(runId, { metrics: [], params: [], tags: [{ key: MODEL_HISTORY_TAG, value: JSON.stringify(history) }] });
+  }
+
+  /**
+   * Logs datasets as inputs of a run, as MLflow's runs/log-inputs does: the request is validated
+   * first, then the run must exist (404) and be active (400). Entries with the same (name, digest)
+   * collapse to the first one. The store keeps one dataset per (experiment, name, digest) and one
+   * link per (run, dataset); re-logging a linked dataset leaves it and its tags as they were.
+   */
+  async logInputs(runId: string, inputs: DatasetInput[]): Promise<void> {
+    validateDatasetInputs(inputs);
+    const info = await this.activeRun(runId);
+    const first = new Map<string, DatasetInput>();
+    for (const input of inputs) {
+      const key = `${input.dataset.name}\u0000${input.dataset.digest}`;
+      if (!first.has(key)) first.set(key, input);
+    }
+    if (first.size === 0) return;
+    await this.store.logInputs(runId, info.experimentId, [...first.values()]);
   }
 
   async deleteTag(runId: string, key: string): Promise<void> {

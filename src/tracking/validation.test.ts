@@ -1,10 +1,11 @@
 /** MLflow's rules for keys, values and batch sizes (mlflow/utils/validation.py). */
 import { describe, expect, test } from "vitest";
 import { FlywheelError } from "../core/errors.js";
-import type { Batch, Metric, Tag } from "../storage/metadata/metadata-store.js";
+import type { Batch, DatasetInput, Metric, Tag } from "../storage/metadata/metadata-store.js";
 import {
   LIMITS,
   validateBatch,
+  validateDatasetInputs,
   validateExperimentName,
   validateExperimentTag,
   validateKey,
@@ -201,5 +202,40 @@ describe("validateMaxResults", () => {
   });
   test.each([0, -1, 1.5, 50001, Number.NaN])("rejects %s", (n) => {
     expect(rejects(() => validateMaxResults(n))).toMatch(/'max_results'.*between 1 and 50000/);
+  });
+});
+
+describe("validateDatasetInputs", () => {
+  const input = (over: Partial<DatasetInput["dataset"]> = {}, tags: Tag[] = []): DatasetInput => ({
+    dataset: { name: "train", digest: "abc", sourceType: "local", source: "{}", schema: null, profile: null, ...over },
+    tags,
+  });
+
+  test("MLflow's limits, counted in characters, are accepted at the limit", () => {
+    const atLimit = input(
+      { name: "é".repeat(LIMITS.datasetNameLength), digest: "d".repeat(36), sourceType: "s".repeat(36), schema: "", profile: "" },
+      [{ key: "😀".repeat(LIMITS.inputTagKeyLength), value: "v".repeat(LIMITS.inputTagValueLength) }],
+    );
+    expect(() => validateDatasetInputs([atLimit])).not.toThrow();
+    expect(() => validateDatasetInputs([])).not.toThrow();
+  });
+
+  test.each([
+    ["name", input({ name: "n".repeat(501) }), /'datasets\[0\]\.dataset\.name'.*limit of 500/],
+    ["digest", input({ digest: "d".repeat(37) }), /'datasets\[0\]\.dataset\.digest'.*limit of 36/],
+    ["source_type", input({ sourceType: "s".repeat(37) }), /'datasets\[0\]\.dataset\.source_type'.*limit of 36/],
+    ["source", input({ source: "s".repeat(65536) }), /'datasets\[0\]\.dataset\.source'.*limit of 65535/],
+    ["schema", input({ schema: "s".repeat(1048576) }), /'datasets\[0\]\.dataset\.schema'.*limit of 1048575/],
+    ["tag key", input({}, [{ key: "k".repeat(256), value: "v" }]), /'datasets\[0\]\.tags\[0\]\.key'.*limit of 255/],
+    ["tag value", input({}, [{ key: "k", value: "v".repeat(501) }]), /'datasets\[0\]\.tags\[0\]\.value'.*limit of 500/],
+    ["repeated tag key", input({}, [{ key: "k", value: "1" }, { key: "k", value: "2" }]), /'datasets\[0\]\.tags\[1\]\.key'.*twice/],
+    ["NUL", input({ name: "a\u0000b" }), /'datasets\[0\]\.dataset\.name'.*NUL/],
+  ])("rejects a too long or unstorable %s", (_what, bad, message) => {
+    expect(rejects(() => validateDatasetInputs([bad]))).toMatch(message);
+  });
+
+  test("at most 1000 datasets a request", () => {
+    expect(() => validateDatasetInputs(Array.from({ length: 1000 }, () => input()))).not.toThrow();
+    expect(rejects(() => validateDatasetInputs(Array.from({ length: 1001 }, () => input())))).toMatch(/'datasets'.*at most 1000 datasets, got 1001/);
   });
 });

@@ -3,7 +3,7 @@
  * valid data. Limits follow mlflow/utils/validation.py.
  */
 import { FlywheelError, invalidField } from "../core/errors.js";
-import type { Batch, Metric, Tag } from "../storage/metadata/metadata-store.js";
+import type { Batch, DatasetInput, Metric, Tag } from "../storage/metadata/metadata-store.js";
 
 export const LIMITS = {
   metricsPerBatch: 1000,
@@ -17,6 +17,17 @@ export const LIMITS = {
   experimentNameLength: 256,
   runNameLength: 250,
   searchMaxResults: 50000,
+  // runs/log-inputs: MAX_DATASET_*_SIZE and MAX_INPUT_TAG_*_SIZE in MLflow; a source type is
+  // stored in a 36-character column there, which MLflow does not check before writing.
+  datasetsPerRequest: 1000,
+  datasetNameLength: 500,
+  datasetDigestLength: 36,
+  datasetSourceTypeLength: 36,
+  datasetSourceLength: 65535,
+  datasetSchemaLength: 1048575,
+  datasetProfileLength: 16777215,
+  inputTagKeyLength: 255,
+  inputTagValueLength: 500,
 } as const;
 
 // Python's \w is Unicode-aware: str.isalnum() or '_', i.e. \p{L}\p{N}_ (combining marks do not match).
@@ -150,4 +161,36 @@ export function validateMaxResults(n: number | undefined, field = "max_results")
   if (!Number.isInteger(n) || n < 1 || n > LIMITS.searchMaxResults) {
     throw invalidField(field, `must be an integer between 1 and ${LIMITS.searchMaxResults}, got ${n}`);
   }
+}
+
+/** A string stored by the log-inputs tables: within `max` characters, and no NUL (PostgreSQL cannot store one). */
+function checkStored(field: string, value: string, max: number): void {
+  checkLength(field, value, max);
+  if (value.includes("\u0000")) throw invalidField(field, "must not contain the NUL character (\\u0000)");
+}
+
+/**
+ * A runs/log-inputs request: at most 1000 datasets (the batch size MLflow's client sends), MLflow's
+ * length limits on each dataset field and input tag, and no key twice among one input's tags.
+ */
+export function validateDatasetInputs(inputs: DatasetInput[], field = "datasets"): void {
+  if (inputs.length > LIMITS.datasetsPerRequest) {
+    throw invalidField(field, `a request may log at most ${LIMITS.datasetsPerRequest} datasets, got ${inputs.length}`);
+  }
+  inputs.forEach(({ dataset: d, tags }, i) => {
+    const at = `${field}[${i}]`;
+    checkStored(`${at}.dataset.name`, d.name, LIMITS.datasetNameLength);
+    checkStored(`${at}.dataset.digest`, d.digest, LIMITS.datasetDigestLength);
+    checkStored(`${at}.dataset.source_type`, d.sourceType, LIMITS.datasetSourceTypeLength);
+    checkStored(`${at}.dataset.source`, d.source, LIMITS.datasetSourceLength);
+    if (d.schema !== null) checkStored(`${at}.dataset.schema`, d.schema, LIMITS.datasetSchemaLength);
+    if (d.profile !== null) checkStored(`${at}.dataset.profile`, d.profile, LIMITS.datasetProfileLength);
+    const keys = new Set<string>();
+    tags.forEach((t, j) => {
+      checkStored(`${at}.tags[${j}].key`, t.key, LIMITS.inputTagKeyLength);
+      checkStored(`${at}.tags[${j}].value`, t.value, LIMITS.inputTagValueLength);
+      if (keys.has(t.key)) throw invalidField(`${at}.tags[${j}].key`, `tag key '${t.key}' is given twice for one dataset`);
+      keys.add(t.key);
+    });
+  });
 }

@@ -1,6 +1,6 @@
 /** Domain objects to MLflow's JSON (snake_case, enum names, int64 as JSON numbers). */
 import type { ArtifactEntry } from "../../storage/artifacts/artifact-store.js";
-import type { Experiment, Metric, Run, RunInfo, Tag } from "../../storage/metadata/metadata-store.js";
+import type { DatasetInput, Experiment, Metric, Run, RunInfo, Tag } from "../../storage/metadata/metadata-store.js";
 import { doubleOut } from "./fields.js";
 
 const kv = (t: Tag) => ({ key: t.key, value: t.value });
@@ -36,11 +36,31 @@ export function metricJson(m: Metric) {
   return { key: m.key, value: doubleOut(m.value), timestamp: m.timestamp, step: m.step };
 }
 
+/**
+ * MLflow's DatasetInput: empty repeated fields and unset optional ones are left out, as protobuf
+ * JSON prints them (tags without any, schema and profile when empty).
+ */
+export function datasetInputJson(i: DatasetInput) {
+  const d = i.dataset;
+  return {
+    ...(i.tags.length > 0 ? { tags: i.tags.map(kv) } : {}),
+    dataset: {
+      name: d.name,
+      digest: d.digest,
+      source_type: d.sourceType,
+      source: d.source,
+      ...(d.schema !== null && d.schema !== "" ? { schema: d.schema } : {}),
+      ...(d.profile !== null && d.profile !== "" ? { profile: d.profile } : {}),
+    },
+  };
+}
+
 export function runJson(r: Run) {
   return {
     info: runInfoJson(r.info),
     data: { metrics: r.metrics.map(metricJson), params: r.params.map(kv), tags: r.tags.map(kv) },
-    inputs: {},
+    // RunInputs with no dataset is `{}` in MLflow's JSON.
+    inputs: r.inputs.length > 0 ? { dataset_inputs: r.inputs.map(datasetInputJson) } : {},
   };
 }
 

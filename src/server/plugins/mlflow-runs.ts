@@ -1,8 +1,8 @@
-/** MLflow REST API 2.0: runs, params, metrics, tags, log-batch, search, metric history, artifact listing. */
+/** MLflow REST API 2.0: runs, params, metrics, tags, log-batch, log-inputs, search, metric history, artifact listing. */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { FlywheelError } from "../../core/errors.js";
-import type { Metric } from "../../storage/metadata/metadata-store.js";
+import type { DatasetInput, Metric } from "../../storage/metadata/metadata-store.js";
 import type { TrackingService } from "../../tracking/tracking-service.js";
 import { double, int64, keyValue, repeated, runStatus, str, viewType } from "../mlflow/fields.js";
 import { fileInfoJson, metricJson, runInfoJson, runJson } from "../mlflow/wire.js";
@@ -21,6 +21,30 @@ function runIdOf(input: { run_id?: string | undefined; run_uuid?: string | undef
 
 const metricInput = z.object({ key: z.string(), value: double, timestamp: int64, step: int64.optional() });
 const toMetric = (m: z.infer<typeof metricInput>): Metric => ({ key: m.key, value: m.value, timestamp: m.timestamp, step: m.step ?? 0 });
+
+/** MLflow's DatasetInput: a Dataset with its four required strings, and the input's tags. */
+const datasetInput = z.object({
+  tags: z.array(z.object({ key: z.string(), value: z.string() })).nullish(),
+  dataset: z.object({
+    name: z.string(),
+    digest: z.string(),
+    source_type: z.string(),
+    source: z.string(),
+    schema: z.string().nullish(),
+    profile: z.string().nullish(),
+  }),
+});
+const toDatasetInput = (i: z.infer<typeof datasetInput>): DatasetInput => ({
+  dataset: {
+    name: i.dataset.name,
+    digest: i.dataset.digest,
+    sourceType: i.dataset.source_type,
+    source: i.dataset.source,
+    schema: i.dataset.schema ?? null,
+    profile: i.dataset.profile ?? null,
+  },
+  tags: (i.tags ?? []).map((t) => ({ key: t.key, value: t.value })),
+});
 
 export function mlflowRunsPlugin(tracking: TrackingService, registry?: ApiRegistry) {
   return async (app: FastifyInstance): Promise<void> => {
@@ -154,6 +178,22 @@ export function mlflowRunsPlugin(tracking: TrackingService, registry?: ApiRegist
           params: input.params ?? [],
           tags: input.tags ?? [],
         });
+        return {};
+      },
+    );
+
+    route(
+      app,
+      registry,
+      {
+        methods: ["POST"],
+        url: "/runs/log-inputs",
+        summary: "Log datasets used by a run (stored once per experiment by name and digest)",
+        tag,
+        input: z.object({ ...runRef, datasets: z.array(datasetInput).nullish() }),
+      },
+      async ({ input }) => {
+        await tracking.logInputs(runIdOf(input), (input.datasets ?? []).map(toDatasetInput));
         return {};
       },
     );

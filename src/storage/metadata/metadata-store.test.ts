@@ -8,7 +8,7 @@ import { metadataBackends, titleOf } from "../../../test/helpers/backends.js";
 import type { ErrorCode } from "../../core/errors.js";
 import { newRunId } from "../../core/ids.js";
 import { parseFilter, parseOrderBy } from "../../tracking/search-grammar.js";
-import type { Batch, Experiment, MetadataStore, Metric, Page, Run, RunStatus, Tag, ViewType } from "./metadata-store.js";
+import type { Batch, DatasetInput, Experiment, MetadataStore, Metric, Page, Run, RunStatus, Tag, ViewType } from "./metadata-store.js";
 import { openMetadataStore } from "./open.js";
 
 const NOW = 1_700_000_000_000;
@@ -306,6 +306,42 @@ for (const backend of metadataBackends) {
         expect(await store.deleteRunTag(run.info.runId, "k")).toBe(true);
         expect(await store.deleteRunTag(run.info.runId, "k")).toBe(false);
         expect((await store.getRun(run.info.runId))?.tags).toEqual([{ key: RUN_NAME, value: "tagged" }]);
+      });
+    });
+
+    // ---- log inputs ----------------------------------------------------------------------------
+
+    describe("logInputs", () => {
+      const input = (name: string, digest: string, source = "s", tags: Tag[] = []): DatasetInput => ({
+        dataset: { name, digest, sourceType: "local", source, schema: null, profile: null },
+        tags,
+      });
+
+      test("a run starts without inputs; logged ones come back on get and search, in link order", async () => {
+        const exp = await newExperiment();
+        const run = await newRun(exp.experimentId, "fed");
+        expect(run.inputs).toEqual([]);
+        const withSchema: DatasetInput = { dataset: { ...input("b", "2").dataset, schema: "{}", profile: "p" }, tags: [{ key: "z", value: "1" }, { key: "a", value: "2" }] };
+        await store.logInputs(run.info.runId, exp.experimentId, [input("a", "1"), withSchema]);
+        await store.logInputs(run.info.runId, exp.experimentId, [input("0", "0")]);
+        const sortedTags = { ...withSchema, tags: [{ key: "a", value: "2" }, { key: "z", value: "1" }] };
+        expect((await store.getRun(run.info.runId))?.inputs).toEqual([input("a", "1"), sortedTags, input("0", "0")]);
+        const found = await searchRuns([exp.experimentId]);
+        expect(found.items.map((r) => r.inputs)).toEqual([[input("a", "1"), sortedTags, input("0", "0")]]);
+      });
+
+      test("one dataset per (experiment, name, digest), kept as first stored; one link per (run, dataset), its tags kept", async () => {
+        const exp = await newExperiment();
+        const [a, b] = [await newRun(exp.experimentId, "a"), await newRun(exp.experimentId, "b")];
+        await store.logInputs(a.info.runId, exp.experimentId, [input("d", "1", "first", [{ key: "k", value: "a" }])]);
+        await store.logInputs(a.info.runId, exp.experimentId, [input("d", "1", "second", [{ key: "k", value: "again" }])]);
+        await store.logInputs(b.info.runId, exp.experimentId, [input("d", "1", "third", [{ key: "k", value: "b" }])]);
+        expect((await store.getRun(a.info.runId))?.inputs).toEqual([input("d", "1", "first", [{ key: "k", value: "a" }])]);
+        expect((await store.getRun(b.info.runId))?.inputs).toEqual([input("d", "1", "first", [{ key: "k", value: "b" }])]);
+        const other = await newExperiment();
+        const c = await newRun(other.experimentId, "c");
+        await store.logInputs(c.info.runId, other.experimentId, [input("d", "1", "own")]);
+        expect((await store.getRun(c.info.runId))?.inputs).toEqual([input("d", "1", "own")]);
       });
     });
 

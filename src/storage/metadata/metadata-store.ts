@@ -48,12 +48,30 @@ export interface RunInfo {
   lifecycleStage: LifecycleStage;
 }
 
+/** A dataset as MLflow records it: stored once per experiment, keyed by (name, digest). */
+export interface Dataset {
+  name: string;
+  digest: string;
+  sourceType: string;
+  source: string;
+  schema: string | null;
+  profile: string | null;
+}
+
+/** A dataset used by a run, with the tags given when the link was first logged. */
+export interface DatasetInput {
+  dataset: Dataset;
+  tags: Tag[];
+}
+
 export interface Run {
   info: RunInfo;
   /** Latest value of each metric (highest step, then timestamp, then value). */
   metrics: Metric[];
   params: Param[];
   tags: Tag[];
+  /** Datasets logged to the run (runs/log-inputs), in the order they were first linked. */
+  inputs: DatasetInput[];
 }
 
 export interface NewExperiment {
@@ -140,6 +158,13 @@ export interface MetadataStore {
    * and nothing is written), tags overwrite.
    */
   logBatch(runId: string, batch: Batch): Promise<void>;
+  /**
+   * Links datasets to a run, atomically. A dataset is stored once per experiment by (name,
+   * digest): an existing one is reused as stored. A (run, dataset) link is stored once: logging
+   * it again changes nothing, its tags included. `inputs` has no two entries with the same
+   * (name, digest).
+   */
+  logInputs(runId: string, experimentId: string, inputs: DatasetInput[]): Promise<void>;
   /** Returns false when the run had no such tag. */
   deleteRunTag(runId: string, key: string): Promise<boolean>;
   getMetricHistory(runId: string, key: string, offset: number, limit: number | undefined): Promise<Page<Metric>>;

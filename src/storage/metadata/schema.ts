@@ -45,6 +45,31 @@ export interface MetricsTable {
   is_nan: number;
 }
 
+/** A dataset logged with runs/log-inputs: one row per (experiment, name, digest). */
+export interface DatasetsTable {
+  dataset_uuid: string;
+  experiment_id: number;
+  name: string;
+  digest: string;
+  dataset_source_type: string;
+  dataset_source: string;
+  dataset_schema: string | null;
+  dataset_profile: string | null;
+}
+
+/** The link between a run and a dataset it used: one row per (run, dataset). */
+export interface RunInputsTable {
+  input_id: Generated<number>;
+  run_uuid: string;
+  dataset_uuid: string;
+}
+
+export interface RunInputTagsTable {
+  input_id: number;
+  key: string;
+  value: string;
+}
+
 export interface RegisteredModelsTable {
   model_id: Generated<number>;
   name: string;
@@ -221,6 +246,9 @@ export interface Database {
   tags: KeyValueTable;
   metrics: MetricsTable;
   latest_metrics: MetricsTable;
+  datasets: DatasetsTable;
+  run_inputs: RunInputsTable;
+  run_input_tags: RunInputTagsTable;
   registered_models: RegisteredModelsTable;
   registered_model_tags: RegisteredModelTagsTable;
   model_versions: ModelVersionsTable;

@@ -3,6 +3,7 @@ import { Migrator, sql, type Kysely } from "kysely";
 import { FlywheelError } from "../../../core/errors.js";
 import type {
   Batch,
+  DatasetInput,
   Experiment,
   ExperimentQuery,
   LifecycleStage,
@@ -151,6 +152,9 @@ export class KyselyMetadataStore implements MetadataStore {
   }
   logBatch(runId: string, batch: Batch): Promise<void> {
     return this.runs.logBatch(runId, batch);
+  }
+  logInputs(runId: string, experimentId: string, inputs: DatasetInput[]): Promise<void> {
+    return this.runs.inputs.log(runId, experimentId, inputs);
   }
   deleteRunTag(runId: string, key: string): Promise<boolean> {
     return this.runs.deleteTag(runId, key);

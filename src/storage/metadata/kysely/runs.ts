@@ -4,6 +4,7 @@ import { FlywheelError } from "../../../core/errors.js";
 import type { Batch, LifecycleStage, Metric, NewRun, Page, Run, RunInfo, RunQuery, RunUpdate, Tag } from "../metadata-store.js";
 import type { Database, MetricsTable, RunsTable } from "../schema.js";
 import { groupBy, isLater, metricRow, toMetric, toRunInfo } from "./rows.js";
+import { RunInputQueries } from "./run-inputs.js";
 import { runFilterSql, runOrderSql } from "./search-sql.js";
 
 /** Rows per multi-row INSERT: 6 columns x 500 stays under every driver's parameter limit. */
@@ -66,10 +67,14 @@ function metricJsonInsert(runId: string, rows: MetricsTable[]) {
 }
 
 export class RunQueries {
+  readonly inputs: RunInputQueries;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly backend: "sqlite" | "postgresql",
-  ) {}
+  ) {
+    this.inputs = new RunInputQueries(db);
+  }
 
   async create(input: NewRun): Promise<Run> {
     await this.db.transaction().execute(async (trx) => {
@@ -106,14 +111,15 @@ export class RunQueries {
     return (await this.hydrate([row]))[0];
   }
 
-  /** Attaches latest metrics, params and tags to run rows with three queries, whatever the count. */
+  /** Attaches latest metrics, params, tags and inputs to run rows with five queries, whatever the count. */
   private async hydrate(rows: RunsTable[]): Promise<Run[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.run_uuid);
-    const [metrics, params, tags] = await Promise.all([
+    const [metrics, params, tags, inputs] = await Promise.all([
       this.db.selectFrom("latest_metrics").selectAll().where("run_uuid", "in", ids).orderBy("key").execute(),
       this.db.selectFrom("params").selectAll().where("run_uuid", "in", ids).orderBy("key").execute(),
       this.db.selectFrom("tags").selectAll().where("run_uuid", "in", ids).orderBy("key").execute(),
+      this.inputs.forRuns(ids),
     ]);
     const m = groupBy(metrics, (r) => r.run_uuid);
     const p = groupBy(params, (r) => r.run_uuid);
@@ -123,6 +129,7 @@ export class RunQueries {
       metrics: (m.get(row.run_uuid) ?? []).map(toMetric),
       params: (p.get(row.run_uuid) ?? []).map(({ key, value }) => ({ key, value })),
       tags: (t.get(row.run_uuid) ?? []).map(({ key, value }) => ({ key, value })),
+      inputs: inputs.get(row.run_uuid) ?? [],
     }));
   }
 

@@ -6,6 +6,7 @@ import { migration0003 } from "./0003-governance-lineage.js";
 import { migration0004 } from "./0004-model-revision.js";
 import { migration0005 } from "./0005-features.js";
 import { migration0006 } from "./0006-monitoring.js";
+import { migration0007 } from "./0007-run-inputs.js";
 
 export function migrationProvider(backend: "sqlite" | "postgresql"): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -15,6 +16,7 @@ export function migrationProvider(backend: "sqlite" | "postgresql"): MigrationPr
     "0004-model-revision": migration0004,
     "0005-features": migration0005(backend),
     "0006-monitoring": migration0006(backend),
+    "0007-run-inputs": migration0007(backend),
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
