@@ -16,6 +16,7 @@ import { ServingMetrics } from "../serving/metrics.js";
 import { TrackingService } from "../tracking/tracking-service.js";
 import type { FeatureStore } from "../features/feature-store.js";
 import { installErrorHandler } from "./error-handler.js";
+import { FastPaths, serverWithFastPaths } from "./fast-paths.js";
 import { buildOpenApi } from "./openapi.js";
 import { healthPlugin } from "./plugins/health.js";
 import { mlflowArtifactsPlugin } from "./plugins/mlflow-artifacts.js";
@@ -74,8 +75,10 @@ function jsonAnyContentType(app: FastifyInstance, bodyLimit: number): void {
   });
 }
 
-function fastifyFor(deps: AppDeps, bodyLimit: number): FastifyInstance {
+function fastifyFor(deps: AppDeps, bodyLimit: number, fastPaths: FastPaths): FastifyInstance {
   return Fastify({
+    // The hot inference request is answered on the bare server before Fastify (see fast-paths.ts).
+    serverFactory: serverWithFastPaths(fastPaths),
     loggerInstance: (deps.logger ?? silentLogger) as FastifyBaseLogger,
     // Per-request info lines would cost more than a log-batch insert; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
@@ -89,7 +92,8 @@ function fastifyFor(deps: AppDeps, bodyLimit: number): FastifyInstance {
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const bodyLimit = deps.bodyLimit ?? 16 * 1024 * 1024;
-  const app = fastifyFor(deps, bodyLimit);
+  const fastPaths = new FastPaths();
+  const app = fastifyFor(deps, bodyLimit, fastPaths);
   installErrorHandler(app);
   const registry = new ApiRegistry();
   const clock = deps.clock ?? systemClock;
@@ -111,7 +115,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthPlugin({ metadata: deps.metadata, artifacts: deps.artifacts, version: VERSION }, registry));
   if (deps.role === "serving") {
     // The serving role only reads the registry and the artifact store: any number of replicas.
-    await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics, inferenceLog }, registry));
+    await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics, inferenceLog, fastPaths, bodyLimit }, registry));
     await app.register(predictPlugin({ features: deps.features, metrics }, registry), { prefix: "/api/v1" });
     if (inferenceLog !== undefined) await app.register(inferenceLogPlugin(inferenceLog, registry), { prefix: "/api/v1" });
     return withOpenApi(app, registry);
@@ -148,7 +152,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Feast's feature server endpoints, at the root as Feast has them.
   if (deps.features !== undefined) await app.register(featureServerPlugin(deps.features, registry));
   // Open Inference Protocol (V2) and V1 over ONNX Runtime, for registered versions and aliases.
-  await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics, inferenceLog }, registry));
+  await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics, inferenceLog, fastPaths, bodyLimit }, registry));
   return withOpenApi(app, registry);
 }
 

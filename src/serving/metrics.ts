@@ -257,8 +257,38 @@ export function inferenceTarget(req: FastifyRequest): { protocol: InferenceProto
   return undefined;
 }
 
+/** An answered inference request, as the metrics count it. */
+export interface AnsweredInference {
+  protocol: InferenceProtocol;
+  /** The registered name the request's path gives (undefined when it cannot be one). */
+  name: string | undefined;
+  /** The model and version that answered; undefined when the request failed before a model ran. */
+  served: { model: string; version: string } | undefined;
+  status: number;
+  seconds: number;
+}
+
+/**
+ * Counts and times an answered inference request. A failed request is labelled with the name it
+ * asked for only when the registry has a model of that name (else "unknown", so label values stay
+ * bounded): that needs a registry read, and the returned promise settles once it is counted;
+ * otherwise it is counted at once and undefined is returned.
+ */
+export function observeInference(metrics: ServingMetrics, names: ModelNames, a: AnsweredInference): Promise<void> | undefined {
+  const observe = (model: string) => metrics.observeRequest({ model, version: a.served?.version ?? "", protocol: a.protocol, status: a.status, seconds: a.seconds });
+  if (a.served !== undefined || a.name === undefined) {
+    observe(a.served?.model ?? UNKNOWN_MODEL);
+    return undefined;
+  }
+  const name = a.name;
+  return names
+    .modelRevision(name)
+    .catch(() => undefined)
+    .then((token) => observe(token === undefined ? UNKNOWN_MODEL : name));
+}
+
 /** `name` of `name` or `name@alias`; undefined when it cannot be a registered name. */
-function registeredNameOf(model: unknown): string | undefined {
+export function registeredNameOf(model: unknown): string | undefined {
   if (typeof model !== "string") return undefined;
   const at = model.lastIndexOf("@");
   const name = at === -1 ? model : model.slice(0, at);
@@ -280,20 +310,9 @@ export function meterInferenceRequests(app: FastifyInstance, metrics: ServingMet
       done();
       return;
     }
-    const seconds = reply.elapsedTime / 1000;
-    const served = servedBy.get(req);
-    const observe = (model: string) => metrics.observeRequest({ model, version: served?.version ?? "", protocol: target.protocol, status: reply.statusCode, seconds });
-    if (served !== undefined || target.name === undefined) {
-      observe(served?.model ?? UNKNOWN_MODEL);
-      done();
-      return;
-    }
-    const name = target.name;
-    names
-      .modelRevision(name)
-      .catch(() => undefined)
-      .then((token) => observe(token === undefined ? UNKNOWN_MODEL : name))
-      .then(() => done(), done);
+    const pending = observeInference(metrics, names, { protocol: target.protocol, name: target.name, served: servedBy.get(req), status: reply.statusCode, seconds: reply.elapsedTime / 1000 });
+    if (pending === undefined) done();
+    else pending.then(() => done(), done);
   });
   return (req, model, version) => {
     servedBy.set(req, { model, version });

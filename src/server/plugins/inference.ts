@@ -6,6 +6,7 @@
  * other APIs.
  */
 import { randomUUID } from "node:crypto";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { FlywheelError } from "../../core/errors.js";
 import { VERSION } from "../../core/version.js";
@@ -14,12 +15,13 @@ import { BINARY_EXTENSION, HEADER_LENGTH_HEADER, binaryChoice, binaryInputParts,
 import { ServingError } from "../../serving/errors.js";
 import { InferenceService, attachInferenceService, type InferRequest, type LogContext, type RequestedOutput, type RoutingContext } from "../../serving/inference-service.js";
 import type { InferenceLogEntry, LogProtocol } from "../../serving/inference-log/log-record.js";
-import { MeteredModelCache, meterInferenceRequests, type ServingMetrics } from "../../serving/metrics.js";
+import { MeteredModelCache, meterInferenceRequests, observeInference, registeredNameOf, type ServingMetrics } from "../../serving/metrics.js";
 import { modelRefOf } from "../../serving/model-ref.js";
 import type { RequestTensor } from "../../serving/tensors.js";
 import type { ArtifactStore } from "../../storage/artifacts/artifact-store.js";
-import { route, type ApiRegistry } from "../route.js";
-import { fastInferInput, inferInput, modelInput } from "./infer-input.js";
+import { readBody, type FastPaths } from "../fast-paths.js";
+import { parseInput, route, type ApiRegistry } from "../route.js";
+import { fastInferInput, inferInput, modelInput, type InferInput } from "./infer-input.js";
 
 export interface InferencePluginDeps {
   registry: RegistryService;
@@ -30,24 +32,34 @@ export interface InferencePluginDeps {
   metrics?: ServingMetrics;
   /** Where served requests are logged; with it every answer carries its request id. */
   inferenceLog?: { offer(entry: InferenceLogEntry): boolean };
+  /**
+   * The bare HTTP server's fast paths: when given, the common V2 JSON inference request is
+   * answered there, without Fastify's request pipeline, exactly as the route would answer it.
+   */
+  fastPaths?: FastPaths;
+  /** The largest request body Fastify takes (a larger one is left to Fastify, which answers 413). */
+  bodyLimit?: number;
 }
 
 /** The request id a V1 client may set, and the one a logged V1 answer carries (V2 has the body's `id`). */
 export const REQUEST_ID_HEADER = "x-request-id";
 const MAX_REQUEST_ID = 256;
 
-/** The log context of a request: its id (the V2 body's, the header's, or a new UUID) and arrival time. */
-function logContextOf(req: FastifyRequest, reply: FastifyReply, protocol: LogProtocol, bodyId: string | undefined): LogContext {
+/** The log context of a request: its id (the V2 body's, the header's, or a new UUID) and arrival time (`performance.now()`). */
+function logContextOf(headers: IncomingHttpHeaders, started: number, protocol: LogProtocol, bodyId: string | undefined): LogContext {
   let requestId = bodyId;
   if (requestId === undefined) {
-    const header = req.headers[REQUEST_ID_HEADER];
+    const header = headers[REQUEST_ID_HEADER];
     if (typeof header === "string") {
       if (header.length === 0 || header.length > MAX_REQUEST_ID) throw new ServingError(400, `the ${REQUEST_ID_HEADER} header must be 1 to ${MAX_REQUEST_ID} characters`);
       requestId = header;
     }
   }
-  return { requestId: requestId ?? randomUUID(), protocol, started: performance.now() - reply.elapsedTime };
+  return { requestId: requestId ?? randomUUID(), protocol, started };
 }
+
+/** When Fastify's request arrived, on the `performance.now()` clock. */
+const arrivalOf = (reply: FastifyReply) => performance.now() - reply.elapsedTime;
 
 const TAG = "Inference";
 
@@ -139,13 +151,37 @@ function parseV1Tail(req: FastifyRequest, predict: boolean): { model: string; ve
 export const ROUTE_HEADER = "x-flywheel-route";
 
 /** Sticky routing reads the request's headers. */
-function routingOf(req: FastifyRequest): RoutingContext {
+function routingOf(req: { headers: IncomingHttpHeaders }): RoutingContext {
   return {
     header(name) {
       const v = req.headers[name.toLowerCase()];
       return Array.isArray(v) ? v[0] : v;
     },
   };
+}
+
+/** A V2 inference answer: the JSON response, or (binary outputs) the JSON header and the tensor bytes. */
+interface V2Answer {
+  payload: object | Buffer;
+  headers: Record<string, string>;
+  model: string;
+  version: string;
+  route: string | undefined;
+}
+
+/** `/v2/models/<m>/infer` or `/v2/models/<m>/versions/<v>/infer` (no query string), decoded; undefined otherwise. */
+export function v2InferPath(url: string): { model: string; version?: string } | undefined {
+  const prefix = "/v2/models/";
+  const suffix = "/infer";
+  if (!url.startsWith(prefix) || !url.endsWith(suffix) || url.length > 4096 || url.includes("?")) return undefined;
+  const parts = url.slice(prefix.length, url.length - suffix.length).split("/");
+  if (!(parts.length === 1 || (parts.length === 3 && parts[1] === "versions")) || parts.some((p) => p === "")) return undefined;
+  try {
+    const model = decodeURIComponent(parts[0] as string);
+    return parts.length === 1 ? { model } : { model, version: decodeURIComponent(parts[2] as string) };
+  } catch {
+    return undefined;
+  }
 }
 
 export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
@@ -173,6 +209,90 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
       if (status >= 500) req.log.error({ err: error, url: req.raw.url }, "inference request failed");
       void reply.code(status).send({ error: message });
     });
+
+    /** Runs a parsed V2 inference request; `binary` is the bytes after its JSON header, if any. */
+    const inferV2 = async (input: InferInput, binary: Buffer | undefined, headers: IncomingHttpHeaders, started: number): Promise<V2Answer> => {
+      const parts = binaryInputParts(input.inputs, binary);
+      const binaryOutputs = binaryChoice(input.parameters, "request");
+      const log = logged ? logContextOf(headers, started, "v2", input.id) : undefined;
+      const request: InferRequest = {
+        inputs: input.inputs.map((t, i): RequestTensor => {
+          const part = parts[i];
+          const tensor: RequestTensor = { name: t.name, shape: t.shape, datatype: t.datatype, data: t.data };
+          if (part !== undefined) tensor.binary = part;
+          return tensor;
+        }),
+      };
+      // With the log on, the answer always names its request (the protocol allows adding `id`).
+      if (log !== undefined) {
+        request.id = log.requestId;
+        request.log = log;
+      } else if (input.id !== undefined) request.id = input.id;
+      if (input.outputs !== undefined) {
+        request.outputs = input.outputs.map((o): RequestedOutput => {
+          const choice = binaryChoice(o.parameters, { output: o.name });
+          return choice === undefined ? { name: o.name } : { name: o.name, binary: choice };
+        });
+      }
+      if (binaryOutputs !== undefined) request.binaryOutputs = binaryOutputs;
+      const { response, binary: outputBytes, route: taken } = await service.infer(modelRefOf(input.model, input.version), request, routingOf({ headers }));
+      const answerHeaders: Record<string, string> = {};
+      if (taken !== undefined) {
+        answerHeaders[ROUTE_HEADER] = taken;
+        metrics?.observeRoute(response.model_name, taken);
+      }
+      const answered = { model: response.model_name, version: response.model_version, route: taken };
+      if (outputBytes.length === 0) return { payload: response, headers: answerHeaders, ...answered };
+      const json = Buffer.from(JSON.stringify(response), "utf8");
+      answerHeaders["inference-header-content-length"] = String(json.length);
+      answerHeaders["content-type"] = "application/octet-stream";
+      return { payload: Buffer.concat([json, ...outputBytes]), headers: answerHeaders, ...answered };
+    };
+
+    if (deps.fastPaths !== undefined) {
+      const bodyLimit = deps.bodyLimit ?? app.initialConfig.bodyLimit ?? 1024 * 1024;
+      deps.fastPaths.add((req, res) => {
+        if (req.method !== "POST" || req.headers[HEADER_LENGTH_HEADER] !== undefined || req.headers["transfer-encoding"] !== undefined) return false;
+        const target = v2InferPath(req.url ?? "");
+        const declared = req.headers["content-length"];
+        const length = declared === undefined || !/^\d{1,12}$/.test(declared) ? Number.NaN : Number(declared);
+        if (target === undefined || !(length <= bodyLimit)) return false;
+        const started = performance.now();
+        readBody(req, length, (body) => void answerFast(req, res, target, body, started));
+        return true;
+      });
+    }
+
+    /** The fast path's answer: what the route, its error handler and the metrics hook would do. */
+    const answerFast = async (req: IncomingMessage, res: ServerResponse, target: { model: string; version?: string }, body: Buffer, started: number): Promise<void> => {
+      let status = 200;
+      let payload: string | Buffer;
+      let headers: Record<string, string>;
+      let answered: { model: string; version: string } | undefined;
+      try {
+        const parsed = parseJson(body);
+        // As `route` builds its input: the path's parameters win over body fields of the same name.
+        const raw = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? { ...parsed, ...target } : parsed;
+        const input = fastInferInput(raw) ?? parseInput(inferInput, raw);
+        const answer = await inferV2(input, undefined, req.headers, started);
+        answered = { model: answer.model, version: answer.version };
+        headers = answer.headers;
+        payload = Buffer.isBuffer(answer.payload) ? answer.payload : JSON.stringify(answer.payload);
+      } catch (e) {
+        const answer = answerOf(e);
+        status = answer.status;
+        if (status >= 500) app.log.error({ err: e, url: req.url }, "inference request failed");
+        payload = JSON.stringify({ error: answer.message });
+        headers = {};
+      }
+      headers["content-type"] ??= "application/json; charset=utf-8";
+      headers["content-length"] = String(Buffer.byteLength(payload));
+      res.writeHead(status, headers);
+      res.end(payload);
+      if (metrics !== undefined) {
+        void observeInference(metrics, deps.registry, { protocol: "v2", name: registeredNameOf(target.model), served: answered, status, seconds: (performance.now() - started) / 1000 });
+      }
+    };
 
     // ---- V2: health and server metadata --------------------------------------------------------
     route(app, docs, { methods: ["GET"], url: "/v2/health/live", summary: "V2 liveness", tag: TAG }, async () => ({ live: true }));
@@ -203,39 +323,10 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
           fastInput: fastInferInput,
         },
         async ({ input, req, reply }) => {
-          const parts = binaryInputParts(input.inputs, binaryParts.get(req));
-          const binaryOutputs = binaryChoice(input.parameters, "request");
-          const log = logged ? logContextOf(req, reply, "v2", input.id) : undefined;
-          const request: InferRequest = {
-            inputs: input.inputs.map((t, i): RequestTensor => {
-              const part = parts[i];
-              const tensor: RequestTensor = { name: t.name, shape: t.shape, datatype: t.datatype, data: t.data };
-              if (part !== undefined) tensor.binary = part;
-              return tensor;
-            }),
-          };
-          // With the log on, the answer always names its request (the protocol allows adding `id`).
-          if (log !== undefined) {
-            request.id = log.requestId;
-            request.log = log;
-          } else if (input.id !== undefined) request.id = input.id;
-          if (input.outputs !== undefined) {
-            request.outputs = input.outputs.map((o): RequestedOutput => {
-              const choice = binaryChoice(o.parameters, { output: o.name });
-              return choice === undefined ? { name: o.name } : { name: o.name, binary: choice };
-            });
-          }
-          if (binaryOutputs !== undefined) request.binaryOutputs = binaryOutputs;
-          const { response, binary, route } = await service.infer(modelRefOf(input.model, input.version), request, routingOf(req));
-          served(req, response.model_name, response.model_version);
-          if (route !== undefined) {
-            void reply.header(ROUTE_HEADER, route);
-            metrics?.observeRoute(response.model_name, route);
-          }
-          if (binary.length === 0) return response;
-          const json = Buffer.from(JSON.stringify(response), "utf8");
-          void reply.header("Inference-Header-Content-Length", String(json.length)).type("application/octet-stream");
-          return Buffer.concat([json, ...binary]);
+          const answer = await inferV2(input, binaryParts.get(req), req.headers, arrivalOf(reply));
+          served(req, answer.model, answer.version);
+          for (const [name, value] of Object.entries(answer.headers)) void reply.header(name, value);
+          return answer.payload;
         },
       );
     }
@@ -258,7 +349,7 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
         throw new ServingError(400, "the request body must be a JSON object with 'instances': a list of rows");
       }
       const ref = modelRefOf(target.model, target.version);
-      const log = logged ? logContextOf(req, reply, "v1", undefined) : undefined;
+      const log = logged ? logContextOf(req.headers, arrivalOf(reply), "v1", undefined) : undefined;
       const answer = await service.predict(ref, (body as { instances: unknown }).instances, routingOf(req), log);
       served(req, ref.name, answer.version);
       if (log !== undefined) void reply.header(REQUEST_ID_HEADER, log.requestId);
