@@ -41,4 +41,26 @@ describe("ServingMetrics", () => {
     expect(line(other, "flywheel_process_cpu_user_seconds_total ")).toHaveLength(1);
     expect(a.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
   });
+
+  test("an inference log's writes, drops, labels, publishes and failed rolls are counted until untracked", async () => {
+    const m = new ServingMetrics({ processMetrics: false });
+    let events: Parameters<Parameters<ServingMetrics["trackInferenceLog"]>[0]["subscribe"]>[0] | undefined;
+    const untrack = m.trackInferenceLog({ backlog: 7, subscribe: (e) => ((events = e), () => (events = undefined)) });
+    events?.written(5);
+    events?.dropped(2, "queue_full");
+    events?.labelsWritten(3);
+    events?.published(4);
+    events?.rollFailed?.(1);
+    events?.rollFailed?.(2);
+    const text = await m.exposition();
+    expect(line(text, "flywheel_inference_log_records_written_total ")).toEqual(["flywheel_inference_log_records_written_total 5"]);
+    expect(line(text, "flywheel_inference_log_records_dropped_total{")).toEqual(['flywheel_inference_log_records_dropped_total{reason="queue_full"} 2']);
+    expect(line(text, "flywheel_labels_written_total ")).toEqual(["flywheel_labels_written_total 3"]);
+    expect(line(text, "flywheel_inference_log_records_published_total ")).toEqual(["flywheel_inference_log_records_published_total 4"]);
+    expect(line(text, "flywheel_inference_log_roll_failures_total ")).toEqual(["flywheel_inference_log_roll_failures_total 3"]);
+    expect(line(text, "flywheel_inference_log_backlog_records ")).toEqual(["flywheel_inference_log_backlog_records 7"]);
+    untrack();
+    expect(events).toBeUndefined();
+    expect(line(await m.exposition(), "flywheel_inference_log_backlog_records ")).toEqual(["flywheel_inference_log_backlog_records 0"]);
+  });
 });

@@ -49,6 +49,7 @@ export class ServingMetrics {
   private readonly logDropped: Counter<"reason">;
   private readonly logPublished: Counter;
   private readonly labelsWritten: Counter;
+  private readonly rollFailures: Counter;
 
   constructor(options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -125,6 +126,11 @@ export class ServingMetrics {
     });
     this.logPublished = new Counter({ name: "flywheel_inference_log_records_published_total", help: "Inference-log rows published to the stream bus", registers });
     this.labelsWritten = new Counter({ name: "flywheel_labels_written_total", help: "Ground-truth labels stored (POST /api/v1/labels)", registers });
+    this.rollFailures = new Counter({
+      name: "flywheel_inference_log_roll_failures_total",
+      help: "Sealed inference-log segments that failed to roll into Parquet (each is kept and rolled again later)",
+      registers,
+    });
     const batchQueues = this.batchQueues;
     new Gauge({
       name: "flywheel_batch_queue_depth",
@@ -176,6 +182,7 @@ export class ServingMetrics {
       dropped: (n, reason) => this.logDropped.inc({ reason }, n),
       labelsWritten: (n) => this.labelsWritten.inc(n),
       published: (n) => this.logPublished.inc(n),
+      rollFailed: (n) => this.rollFailures.inc(n),
     });
     return () => {
       this.logBacklogs.delete(backlog);
