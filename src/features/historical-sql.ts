@@ -105,11 +105,21 @@ function sourceRelation(v: ResolvedView): string {
   return `(${base} UNION ALL BY NAME ${positioned(`read_parquet(${files}, union_by_name = true)`, v, APPENDED_BASE)})`;
 }
 
+/** A source file, followed by the Parquet files appended to it, without row positions. */
+function plainSourceRelation(v: ResolvedView): string {
+  const source: FeatureSourceSpec = v.spec.source;
+  const base = `SELECT * FROM ${readFileSql(source.path, source.format)}`;
+  const appended = source.appendedParquet ?? [];
+  if (appended.length === 0) return `(${base})`;
+  const files = `[${appended.map((f) => quoteLiteral(f)).join(", ")}]`;
+  return `(${base} UNION ALL BY NAME SELECT * FROM read_parquet(${files}, union_by_name = true))`;
+}
+
 /**
  * A view's source normalized to `k0.., ts, cr, seq, f0..` (timestamps in epoch microseconds), keeping
  * only rows with keys and an event timestamp that some entity row could see.
  */
-export function sourceSql(v: ResolvedView, bounds: TimeBounds): string {
+export function sourceSql(v: ResolvedView, bounds: TimeBounds, order = true): string {
   const where = ["ts IS NOT NULL", ...v.keyColumns.map((_, j) => `k${j} IS NOT NULL`)];
   if (bounds === undefined) {
     where.push("FALSE");
@@ -118,24 +128,27 @@ export function sourceSql(v: ResolvedView, bounds: TimeBounds): string {
     const ttl = ttlMicros(v);
     if (ttl !== undefined && bounds.min - ttl > INT64_MIN) where.push(`ts >= ${bounds.min - ttl}`);
   }
-  return `(SELECT * FROM ${normalizedSql(v)} WHERE ${where.join(" AND ")})`;
+  return `(SELECT * FROM ${normalizedSql(v, order)} WHERE ${where.join(" AND ")})`;
 }
 
 /**
  * A view's whole source normalized to `k0.., ts, cr, seq, f0..`, unfiltered: for equi-joins on keys
- * and event timestamp with rows of `sourceSql`, which imply its filters.
+ * and event timestamp with rows of `sourceSql`, which imply its filters. Without `order`, no `cr`
+ * and `seq`: the created timestamp is then not read, nor row positions computed.
  */
-function normalizedSql(v: ResolvedView): string {
+function normalizedSql(v: ResolvedView, order = true): string {
   const created = v.createdColumn === undefined ? NO_CREATED : `coalesce(epoch_us(${qi(v.createdColumn)}), ${NO_CREATED})`;
   const columns = [
     ...v.keyColumns.map((c, j) => `${qi(c)} AS k${j}`),
     `epoch_us(${qi(v.timestampColumn)}) AS ts`,
-    `${created} AS cr`,
-    `${SEQ} AS seq`,
+    ...(order ? [`${created} AS cr`, `${SEQ} AS seq`] : []),
     ...v.features.map((f, j) => `${qi(f.sourceColumn)} AS f${j}`),
   ];
-  return `(SELECT ${columns.join(", ")} FROM ${sourceRelation(v)})`;
+  return `(SELECT ${columns.join(", ")} FROM ${order ? sourceRelation(v) : plainSourceRelation(v)})`;
 }
+
+/** (created, position) as one integer ordered the same way: positions are BIGINTs >= 0, below 2^63. */
+const ORDER_KEY = "(CAST(s.cr AS HUGEINT) * 9223372036854775808 + s.seq)";
 
 const col = (v: ResolvedView, name: string) => `__fw_${v.alias}_${name}`;
 
@@ -161,35 +174,55 @@ export function matchTableSql(tables: Tables, views: ResolvedView[], bounds: Tim
   const joins: string[] = [];
   for (const v of views) {
     const a = v.alias;
-    picked.push(...["ts", "cr", "seq", ...v.features.map((_, j) => `f${j}`)].map((c) => `${a}.${c} AS ${col(v, c)}`));
-    joins.push(`ASOF LEFT JOIN ${sourceSql(v, bounds)} ${a} ON ${[...keyMatch(v, "e", a), `e.${ETS} >= ${a}.ts`].join(" AND ")}`);
+    // The created timestamp and position only for the fix of filterByCreatedTimestamp (see fixTableSql).
+    const order = v.filterCreated ? ["cr", "seq"] : [];
+    picked.push(...["ts", ...order, ...v.features.map((_, j) => `f${j}`)].map((c) => `${a}.${c} AS ${col(v, c)}`));
+    joins.push(`ASOF LEFT JOIN ${sourceSql(v, bounds, v.filterCreated)} ${a} ON ${[...keyMatch(v, "e", a), `e.${ETS} >= ${a}.ts`].join(" AND ")}`);
   }
   const select = [`e.${ROW}`, `e.${ETS}`, ...keys, ...picked];
   return `CREATE TEMP TABLE ${tables.match} AS SELECT ${select.join(", ")} FROM ${tables.entity} e ${joins.join(" ")}`;
 }
 
 /**
- * The fix table of an `asof` view: the entity rows whose answer is not their ASOF match, with the
+ * The fix table of an `asof` view: entity rows whose answer may not be their ASOF match, with the
  * right row's event timestamp and features (NULL features when, filtering by created timestamp,
  * no row qualifies).
+ *
+ * Without filterByCreatedTimestamp the answer is the best row (latest created, then latest in the
+ * source) among the rows sharing the match's keys and event timestamp, so the ASOF join carries no
+ * created timestamp or position: one scan of the source keeps the rows of the matches' (keys,
+ * event timestamp) groups, and the groups of more than one row give their best row to their
+ * matches (most groups have one row: the match itself).
  */
 export function fixTableSql(tables: Tables, v: ResolvedView, bounds: TimeBounds): string {
   const feats = v.features.map((_, j) => `s.f${j}`);
   // Internal names only from here on, so user column names cannot collide with them. Matches
   // outside the ttl are left out: every row tied with them, or earlier, is outside it too (NULL).
   const keys = v.spec.joinKeys.map((key, j) => `${qi(key)} AS k${j}`);
+  const inTtl = `${col(v, "ts")} IS NOT NULL AND ${ETS} IS NOT NULL AND ${withinTtl(v, col(v, "ts"), ETS)}`;
+  if (!v.filterCreated) {
+    const k = v.spec.joinKeys.map((_, j) => `k${j}`);
+    const best = `{${["ts", ...v.features.map((_, j) => `f${j}`)].map((c) => `'${c}': s.${c}`).join(", ")}}`;
+    const groups =
+      `SELECT ${k.map((c) => `s.${c}`).join(", ")}, s.ts, arg_max(${best}, ${ORDER_KEY}) AS b ` +
+      `FROM ${normalizedSql(v)} s SEMI JOIN m ON ${[...sameKeys(v, "m", "s"), "s.ts = m.ts"].join(" AND ")} ` +
+      `GROUP BY ${k.map((c) => `s.${c}`).join(", ")}, s.ts HAVING count(*) > 1`;
+    return (
+      `CREATE TEMP TABLE ${tables.fix(v)} AS WITH m AS (SELECT ${[ROW, ...keys].join(", ")}, ${col(v, "ts")} AS ts ` +
+      `FROM ${tables.match} WHERE ${inTtl}), g AS (${groups}) ` +
+      `SELECT m.${ROW} AS row, g.b.ts AS ts, ${v.features.map((_, j) => `g.b.f${j} AS f${j}`).join(", ")} ` +
+      `FROM m JOIN g ON ${[...sameKeys(v, "m", "g"), "g.ts = m.ts"].join(" AND ")}`
+    );
+  }
   const matched =
     `SELECT ${[ROW, ...keys].join(", ")}, ${ETS} AS ets, ${col(v, "ts")} AS ts, ${col(v, "cr")} AS cr, ${col(v, "seq")} AS seq ` +
-    `FROM ${tables.match} WHERE ${col(v, "ts")} IS NOT NULL AND ${ETS} IS NOT NULL AND ${withinTtl(v, col(v, "ts"), ETS)}`;
+    `FROM ${tables.match} WHERE ${inTtl}`;
   // Rows tied with the match on keys and event timestamp that beat it on (created, position).
-  const better = ["s.ts = m.ts", "(s.cr > m.cr OR (s.cr = m.cr AND s.seq > m.seq))"];
-  if (v.filterCreated) better.push("m.cr <= m.ets", "s.cr <= m.ets");
+  const better = ["s.ts = m.ts", "(s.cr > m.cr OR (s.cr = m.cr AND s.seq > m.seq))", "m.cr <= m.ets", "s.cr <= m.ets"];
   const tieFix =
     `SELECT m.${ROW} AS row, s.ts, ${feats.join(", ")} FROM ${normalizedSql(v)} s ` +
     `JOIN m ON ${[...sameKeys(v, "m", "s"), ...better].join(" AND ")} ` +
     `QUALIFY row_number() OVER (PARTITION BY m.${ROW} ORDER BY s.cr DESC, s.seq DESC) = 1`;
-  if (!v.filterCreated) return `CREATE TEMP TABLE ${tables.fix(v)} AS WITH m AS (${matched}) ${tieFix}`;
-
   // Matches created after their entity row: the answer is another row. A row qualifies when
   // g = greatest(event, created) <= the entity timestamp, so over a key's rows ordered by g the
   // running max of the event timestamp is the best event timestamp any entity row can see; an
