@@ -202,15 +202,16 @@ export function fixTableSql(tables: Tables, v: ResolvedView, bounds: TimeBounds)
   const inTtl = `${col(v, "ts")} IS NOT NULL AND ${ETS} IS NOT NULL AND ${withinTtl(v, col(v, "ts"), ETS)}`;
   if (!v.filterCreated) {
     const k = v.spec.joinKeys.map((_, j) => `k${j}`);
-    const best = `{${["ts", ...v.features.map((_, j) => `f${j}`)].map((c) => `'${c}': s.${c}`).join(", ")}}`;
+    // arg_max_null: the best row's feature even when NULL (arg_max skips rows with a NULL argument).
+    const best = v.features.map((_, j) => `arg_max_null(s.f${j}, ${ORDER_KEY}) AS f${j}`);
     const groups =
-      `SELECT ${k.map((c) => `s.${c}`).join(", ")}, s.ts, arg_max(${best}, ${ORDER_KEY}) AS b ` +
+      `SELECT ${k.map((c) => `s.${c}`).join(", ")}, s.ts, ${best.join(", ")} ` +
       `FROM ${normalizedSql(v)} s SEMI JOIN m ON ${[...sameKeys(v, "m", "s"), "s.ts = m.ts"].join(" AND ")} ` +
       `GROUP BY ${k.map((c) => `s.${c}`).join(", ")}, s.ts HAVING count(*) > 1`;
     return (
       `CREATE TEMP TABLE ${tables.fix(v)} AS WITH m AS (SELECT ${[ROW, ...keys].join(", ")}, ${col(v, "ts")} AS ts ` +
       `FROM ${tables.match} WHERE ${inTtl}), g AS (${groups}) ` +
-      `SELECT m.${ROW} AS row, g.b.ts AS ts, ${v.features.map((_, j) => `g.b.f${j} AS f${j}`).join(", ")} ` +
+      `SELECT m.${ROW} AS row, g.ts, ${v.features.map((_, j) => `g.f${j}`).join(", ")} ` +
       `FROM m JOIN g ON ${[...sameKeys(v, "m", "g"), "g.ts = m.ts"].join(" AND ")}`
     );
   }

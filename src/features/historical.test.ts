@@ -150,6 +150,33 @@ describe.each(STRATEGIES)("point-in-time join (%s)", (strategy) => {
     expect(rows.map((r) => r.conv_rate)).toEqual([0.2, 0.6]);
   });
 
+  test("a tie's winner gives its NULL feature values, not a loser's", async () => {
+    const source = await write(`SELECT * FROM (VALUES
+      (1, ${T("2024-01-01 10:00:00")}, ${T("2024-01-01 10:05:00")}, 0.1, 'a'),
+      (1, ${T("2024-01-01 10:00:00")}, ${T("2024-01-01 10:30:00")}, NULL, 'b'),
+      (2, ${T("2024-01-01 10:00:00")}, ${T("2024-01-01 10:00:00")}, 0.5, NULL),
+      (2, ${T("2024-01-01 10:00:00")}, ${T("2024-01-01 10:00:00")}, NULL, NULL),
+      (3, ${T("2024-01-01 10:00:00")}, ${T("2024-01-01 10:30:00")}, NULL, NULL),
+      (3, ${T("2024-01-01 10:00:00")}, ${T("2024-01-01 10:05:00")}, 0.7, 'c')
+    ) t(driver_id, event_timestamp, created, conv_rate, name)`);
+    const entities = await write(
+      `SELECT * FROM (VALUES (1, ${T("2024-01-01 12:00:00")}), (2, ${T("2024-01-01 12:00:00")}), (3, ${T("2024-01-01 12:00:00")})) t(driver_id, event_timestamp)`,
+    );
+    const { rows } = await run(
+      {
+        entities: { path: entities, format: "parquet" },
+        views: [view("driver", source, { features: ["conv_rate", "name"] })],
+        features: ["driver:conv_rate", "driver:name"],
+      },
+      strategy,
+    );
+    expect(rows.map((r) => [r.conv_rate, r.name])).toEqual([
+      [null, "b"],
+      [null, null],
+      [null, null],
+    ]);
+  });
+
   test("ttl window: both edges inclusive, one second outside excluded", async () => {
     const source = await write(`SELECT * FROM (VALUES
       (1, ${T("2024-01-01 10:00:00")}, 'a'),
