@@ -5,11 +5,13 @@
  *
  * `asof` views are matched by one chain of ASOF LEFT JOINs on the event timestamp into a match
  * table. An ASOF join picks an arbitrary row among rows tied on (keys, event timestamp), so a tie
- * fix then equi-joins each match with the rows sharing its keys and event timestamp and keeps the
- * rare better one (later created timestamp, then later in the source). Widening the ASOF key to
- * (event, created, position) would make the join itself exact, but DuckDB sorts a wide key about
- * twice as slowly. With filterByCreatedTimestamp, the entity rows whose match was created after
- * them are answered by a running maximum over their keys' rows (see `fixTableSql`).
+ * fix then scans the source once more for the rows sharing a match's keys and event timestamp and,
+ * where there are several, answers with the best (later created timestamp, then later in the
+ * source). The ASOF joins carry only the event timestamp and features, not the created timestamp
+ * or position, whose sort costs more than the fix's grouping. Widening the ASOF key to (event,
+ * created, position) would make the join itself exact, but DuckDB sorts a wide key about twice as
+ * slowly. With filterByCreatedTimestamp, the entity rows whose match was created after them are
+ * answered by a running maximum over their keys' rows (see `fixTableSql`).
  *
  * `window` views are a range join on keys and the ttl window, then the best row per entity row.
  */
@@ -164,8 +166,8 @@ function sameKeys(v: ResolvedView, left: string, right: string): string[] {
 
 /**
  * The match table: every entity row's number, timestamp and join keys with, per `asof` view, the
- * ASOF-matched row's event and created timestamps, position and features (NULL when no row has an
- * event timestamp at or before it). The other entity columns are not carried through the ASOF
+ * ASOF-matched row's event timestamp and features (and, filtering by created timestamp, its created
+ * timestamp and position; all NULL when no row has an event timestamp at or before it). The other entity columns are not carried through the ASOF
  * joins' sorts: the result takes them from the entity table.
  */
 export function matchTableSql(tables: Tables, views: ResolvedView[], bounds: TimeBounds): string {
