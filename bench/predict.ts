@@ -2,20 +2,22 @@
  * bench:predict — rows per second of `flywheel predict`'s scoring path (scoreFile: DuckDB in,
  * ONNX Runtime, DuckDB out) on BENCH_ROWS iris-shaped rows (default 1,000,000), against the floor
  * of a bare ONNX Runtime loop over the same rows already in memory, in batches of the same size.
- * Each case runs in its own process, which also reports its peak resident memory (maxRSS).
+ * Each case is also set beside DuckDB copying the same input to the same output format with no
+ * model at all (the I/O the scoring path cannot avoid). Each case runs in its own process, which
+ * also reports its peak resident memory (maxRSS).
  *
  * Environment: BENCH_ROWS (default 1000000), BENCH_BATCH (default 8192), BENCH_CASES (comma list
  * of parquet>parquet, parquet>csv, csv>ndjson, ...; default parquet>parquet,csv>csv,ndjson>ndjson).
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseMlmodel, renderMlmodel } from "../src/models/mlmodel.js";
 import { signatureFromGraph } from "../src/models/signature.js";
 import { inspectOnnx } from "../src/onnx/inspect.js";
-import { parseTableFormat, type TableFormat } from "../src/serving/batch-formats.js";
+import { copyOptionsSql, parseTableFormat, readTableSql, type TableFormat } from "../src/serving/batch-formats.js";
 import { openScoringModel, scoreFile } from "../src/serving/batch-scoring.js";
 import { OfflineDb, quoteLiteral } from "../src/storage/offline/duckdb.js";
 
@@ -65,6 +67,18 @@ async function floor(input: string): Promise<Measured> {
   return { rows: ROWS, seconds, maxRssMb: maxRssMb() };
 }
 
+/** The I/O floor: DuckDB copying the input to the output format, every column, no model. */
+async function copy(input: string, output: string): Promise<Measured> {
+  const from = parseTableFormat(input.slice(input.lastIndexOf(".") + 1)) as TableFormat;
+  const to = parseTableFormat(output.slice(output.lastIndexOf(".") + 1)) as TableFormat;
+  const db = await OfflineDb.open();
+  const started = performance.now();
+  const rows = await db.run(`COPY (SELECT * FROM ${readTableSql(input, from)}) TO ${quoteLiteral(output)} ${copyOptionsSql(to, {})}`);
+  const seconds = (performance.now() - started) / 1000;
+  db.close();
+  return { rows, seconds, maxRssMb: maxRssMb() };
+}
+
 async function score(input: string, output: string): Promise<Measured> {
   const m = await model();
   const started = performance.now();
@@ -82,8 +96,8 @@ function child(args: string[]): Measured {
 
 async function main(): Promise<void> {
   const [mode, ...rest] = process.argv.slice(2);
-  if (mode === "floor" || mode === "score") {
-    const measured = mode === "floor" ? await floor(rest[0] as string) : await score(rest[0] as string, rest[1] as string);
+  if (mode === "floor" || mode === "score" || mode === "copy") {
+    const measured = mode === "floor" ? await floor(rest[0] as string) : mode === "copy" ? await copy(rest[0] as string, rest[1] as string) : await score(rest[0] as string, rest[1] as string);
     process.stdout.write(`${JSON.stringify(measured)}\n`);
     return;
   }
@@ -104,6 +118,7 @@ async function main(): Promise<void> {
     }
     db.close();
     const mb = (p: string) => (statSync(p).size / 1e6).toFixed(0);
+    console.log(`bench:predict on ${cpus().length} cores (${cpus()[0]?.model ?? "unknown cpu"}), Node ${process.version}`);
     console.log(`flywheel predict: ${ROWS.toLocaleString("en-US")} rows (iris_logreg, 4 features + id + customer), batch ${BATCH}`);
     console.log(`inputs: parquet ${mb(inputs.parquet as string)} MB, csv ${mb(inputs.csv as string)} MB, ndjson ${mb(inputs.ndjson as string)} MB`);
     const base = child(["floor", inputs.parquet as string]);
@@ -113,11 +128,15 @@ async function main(): Promise<void> {
       const [from, to] = c.split(">").map((s) => parseTableFormat(s));
       if (from === undefined || to === undefined) throw new Error(`BENCH_CASES: '${c}' is not <format>><format>`);
       const output = join(dir, `scored.${EXT[to]}`);
+      const copied = child(["copy", inputs[from] as string, output]);
+      if (copied.rows !== ROWS) throw new Error(`${c}: DuckDB copied ${copied.rows} rows, expected ${ROWS}`);
+      rmSync(output, { force: true });
       const m = child(["score", inputs[from] as string, output]);
       if (m.rows !== ROWS) throw new Error(`${c}: scored ${m.rows} rows, expected ${ROWS}`);
       console.log(
         `flywheel ${from} -> ${to}: ${Math.round(rate(m)).toLocaleString("en-US")} rows/s, ${m.seconds.toFixed(2)} s, ` +
-          `ratio to floor ${(rate(m) / rate(base)).toFixed(2)}, maxRSS ${m.maxRssMb.toFixed(0)} MB, output ${mb(output)} MB`,
+          `ratio to the ONNX floor ${(rate(m) / rate(base)).toFixed(2)}, maxRSS ${m.maxRssMb.toFixed(0)} MB, output ${mb(output)} MB; ` +
+          `DuckDB copying ${from} -> ${to} without a model: ${Math.round(rate(copied)).toLocaleString("en-US")} rows/s (${copied.seconds.toFixed(2)} s), ratio to it ${(rate(m) / rate(copied)).toFixed(2)}`,
       );
       rmSync(output, { force: true });
     }
