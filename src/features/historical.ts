@@ -99,9 +99,14 @@ export async function getHistoricalFeatures(
       fix: (v) => `__fw_${v.alias}_${id}`,
     };
     try {
+      // Parquet row numbers give the input order without numbering the scan (a serial window),
+      // unless an entity column shadows their names.
+      const parquetOrder =
+        request.entities.format === "parquet" && !entityTypes.has("file_index") && !entityTypes.has("file_row_number");
+      const rowNumber = parquetOrder ? `CAST(file_index AS BIGINT) * ${2n ** 40n} + file_row_number` : "row_number() OVER ()";
       await db.run(
         `CREATE TEMP TABLE ${tables.entity} AS ` +
-          `SELECT row_number() OVER () AS ${ROW}, epoch_us(${qi(entityTs)}) AS ${ETS}, * ` +
+          `SELECT ${rowNumber} AS ${ROW}, epoch_us(${qi(entityTs)}) AS ${ETS}, * ` +
           `FROM ${readFileSql(request.entities.path, request.entities.format)}`,
       );
       const bounds = await entityBounds(db, tables.entity);
