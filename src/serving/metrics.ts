@@ -10,9 +10,10 @@
  * registry knows it; anything else a client put in a path is counted as "unknown".
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import type { ModelRef } from "../registry/model-uri.js";
 import type { InferenceLogEvents } from "./inference-log/inference-log.js";
+import { HotCounter, HotHistogram } from "./hot-metrics.js";
 import { ModelCache, type LoadedModel } from "./model-cache.js";
 
 export type InferenceProtocol = "v2" | "v1" | "predict";
@@ -36,11 +37,12 @@ export interface InferenceObservation {
 
 export class ServingMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<"model" | "version" | "protocol" | "status">;
-  private readonly requestDuration: Histogram<"model" | "protocol">;
-  private readonly runtimeDuration: Histogram<"model">;
-  private readonly lookupDuration: Histogram<"model">;
-  private readonly routed: Counter<"model" | "route">;
+  // Counted on every request: label sets found without hashing (hot-metrics.ts).
+  private readonly requests: HotCounter;
+  private readonly requestDuration: HotHistogram;
+  private readonly runtimeDuration: HotHistogram;
+  private readonly lookupDuration: HotHistogram;
+  private readonly routed: HotCounter;
   private readonly shadowRuns: Counter<"model" | "target" | "outcome">;
   private readonly sessionCounts = new Set<() => number>();
   private readonly logBacklogs = new Set<() => number>();
@@ -53,39 +55,29 @@ export class ServingMetrics {
 
   constructor(options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    this.requests = new Counter({
-      name: "flywheel_inference_requests_total",
-      help: "Inference requests (V2 infer and V1 predict) answered, by model, version, protocol and HTTP status",
-      labelNames: ["model", "version", "protocol", "status"],
-      registers,
-    });
-    this.requestDuration = new Histogram({
-      name: "flywheel_inference_request_duration_seconds",
-      help: "Inference request latency from the request's arrival to its answer, in seconds",
-      labelNames: ["model", "protocol"],
-      buckets: [...LATENCY_BUCKETS],
-      registers,
-    });
-    this.runtimeDuration = new Histogram({
-      name: "flywheel_inference_runtime_duration_seconds",
-      help: "Time spent in ONNX Runtime session runs, in seconds",
-      labelNames: ["model"],
-      buckets: [...LATENCY_BUCKETS],
-      registers,
-    });
-    this.lookupDuration = new Histogram({
-      name: "flywheel_feature_lookup_duration_seconds",
-      help: "Time spent reading a prediction request's missing features from the online store, in seconds",
-      labelNames: ["model"],
-      buckets: [...LATENCY_BUCKETS],
-      registers,
-    });
-    this.routed = new Counter({
-      name: "flywheel_traffic_routed_requests_total",
-      help: "Requests routed by a model's traffic policy, by model and route (version or @alias)",
-      labelNames: ["model", "route"],
-      registers,
-    });
+    const registry = this.registry;
+    this.requests = new HotCounter(
+      "flywheel_inference_requests_total",
+      "Inference requests (V2 infer and V1 predict) answered, by model, version, protocol and HTTP status",
+      ["model", "version", "protocol", "status"],
+      registry,
+    );
+    this.requestDuration = new HotHistogram(
+      "flywheel_inference_request_duration_seconds",
+      "Inference request latency from the request's arrival to its answer, in seconds",
+      ["model", "protocol"],
+      LATENCY_BUCKETS,
+      registry,
+    );
+    this.runtimeDuration = new HotHistogram("flywheel_inference_runtime_duration_seconds", "Time spent in ONNX Runtime session runs, in seconds", ["model"], LATENCY_BUCKETS, registry);
+    this.lookupDuration = new HotHistogram(
+      "flywheel_feature_lookup_duration_seconds",
+      "Time spent reading a prediction request's missing features from the online store, in seconds",
+      ["model"],
+      LATENCY_BUCKETS,
+      registry,
+    );
+    this.routed = new HotCounter("flywheel_traffic_routed_requests_total", "Requests routed by a model's traffic policy, by model and route (version or @alias)", ["model", "route"], registry);
     this.shadowRuns = new Counter({
       name: "flywheel_shadow_requests_total",
       help: "Copies of routed requests run on shadow targets, by model, target and outcome (ok or error)",
@@ -153,16 +145,16 @@ export class ServingMetrics {
   }
 
   observeRequest(o: InferenceObservation): void {
-    this.requests.inc({ model: o.model, version: o.version, protocol: o.protocol, status: String(o.status) });
-    this.requestDuration.observe({ model: o.model, protocol: o.protocol }, o.seconds);
+    this.requests.inc([o.model, o.version, o.protocol, String(o.status)]);
+    this.requestDuration.observe([o.model, o.protocol], o.seconds);
   }
 
   observeRuntime(model: string, seconds: number): void {
-    this.runtimeDuration.observe({ model }, seconds);
+    this.runtimeDuration.observe([model], seconds);
   }
 
   observeRoute(model: string, route: string): void {
-    this.routed.inc({ model, route });
+    this.routed.inc([model, route]);
   }
 
   observeShadow(model: string, target: string, ok: boolean): void {
@@ -170,7 +162,7 @@ export class ServingMetrics {
   }
 
   observeFeatureLookup(model: string, seconds: number): void {
-    this.lookupDuration.observe({ model }, seconds);
+    this.lookupDuration.observe([model], seconds);
   }
 
   /** Counts an inference log's backlog, writes and drops until the returned function is called. */
