@@ -66,34 +66,60 @@ const labelsOf = (names: readonly string[], values: readonly string[]): Record<s
   return out;
 };
 
-/** A counter with labels; `inc(values)` takes the label values in `labelNames` order. */
-export class HotCounter {
-  private readonly tree: LabelTree<{ value: number }>;
-  readonly type = "counter";
+/** What a prom-client Registry renders: a metric family and its samples. */
+interface Rendered {
+  name: string;
+  help: string;
+  type: string;
+  aggregator: string;
+  values: MetricValue[];
+}
+
+/** A labelled metric family registered in a prom-client Registry; cells of type C per label set. */
+abstract class HotMetric<C> {
+  protected readonly tree: LabelTree<C>;
   readonly aggregator = "sum";
+  abstract readonly type: string;
 
   constructor(
     readonly name: string,
     readonly help: string,
-    private readonly labelNames: readonly string[],
+    protected readonly labelNames: readonly string[],
     registry: Registry,
+    cell: () => C,
   ) {
-    if (labelNames.length === 0) throw new Error(`${name}: a hot counter needs at least one label`);
-    this.tree = new LabelTree(labelNames.length, () => ({ value: 0 }));
+    if (labelNames.length === 0) throw new Error(`${name}: a hot metric needs at least one label`);
+    this.tree = new LabelTree(labelNames.length, cell);
     registry.registerMetric(this as never);
+  }
+
+  protected abstract samples(labels: Record<string, string>, cell: C, out: MetricValue[]): void;
+
+  get(): Rendered {
+    const values: MetricValue[] = [];
+    for (const { values: v, cell } of this.tree.entries()) this.samples(labelsOf(this.labelNames, v), cell, values);
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    this.tree.clear();
+  }
+}
+
+/** A counter with labels; `inc(values)` takes the label values in `labelNames` order. */
+export class HotCounter extends HotMetric<{ value: number }> {
+  readonly type = "counter";
+
+  constructor(name: string, help: string, labelNames: readonly string[], registry: Registry) {
+    super(name, help, labelNames, registry, () => ({ value: 0 }));
   }
 
   inc(values: readonly string[], by = 1): void {
     this.tree.get(values).value += by;
   }
 
-  get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] } {
-    const values = this.tree.entries().map(({ values: v, cell }) => ({ labels: labelsOf(this.labelNames, v), value: cell.value }));
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
-
-  reset(): void {
-    this.tree.clear();
+  protected samples(labels: Record<string, string>, cell: { value: number }, out: MetricValue[]): void {
+    out.push({ labels, value: cell.value });
   }
 }
 
@@ -104,26 +130,22 @@ interface HistogramCell {
   count: number;
 }
 
-/** A histogram with labels and fixed upper bounds, rendered as prom-client renders its histograms. */
-export class HotHistogram {
-  private readonly tree: LabelTree<HistogramCell>;
-  private readonly bounds: Float64Array;
-  readonly type = "histogram";
-  readonly aggregator = "sum";
+/** Bucket upper bounds, sorted; refused unless distinct and finite. */
+function boundsOf(name: string, buckets: readonly number[]): Float64Array {
+  const sorted = [...buckets].sort((a, b) => a - b);
+  if (sorted.some((b, i) => !Number.isFinite(b) || (i > 0 && b === sorted[i - 1]))) throw new Error(`${name}: buckets must be distinct finite numbers`);
+  return Float64Array.from(sorted);
+}
 
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly labelNames: readonly string[],
-    buckets: readonly number[],
-    registry: Registry,
-  ) {
-    if (labelNames.length === 0) throw new Error(`${name}: a hot histogram needs at least one label`);
-    const sorted = [...buckets].sort((a, b) => a - b);
-    if (sorted.some((b, i) => !Number.isFinite(b) || (i > 0 && b === sorted[i - 1]))) throw new Error(`${name}: buckets must be distinct finite numbers`);
-    this.bounds = Float64Array.from(sorted);
-    this.tree = new LabelTree(labelNames.length, () => ({ counts: new Float64Array(sorted.length + 1), sum: 0, count: 0 }));
-    registry.registerMetric(this as never);
+/** A histogram with labels and fixed upper bounds, rendered as prom-client renders its histograms. */
+export class HotHistogram extends HotMetric<HistogramCell> {
+  readonly type = "histogram";
+  private readonly bounds: Float64Array;
+
+  constructor(name: string, help: string, labelNames: readonly string[], buckets: readonly number[], registry: Registry) {
+    const bounds = boundsOf(name, buckets);
+    super(name, help, labelNames, registry, () => ({ counts: new Float64Array(bounds.length + 1), sum: 0, count: 0 }));
+    this.bounds = bounds;
   }
 
   observe(values: readonly string[], value: number): void {
@@ -136,23 +158,14 @@ export class HotHistogram {
     cell.count++;
   }
 
-  get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] } {
-    const out: MetricValue[] = [];
-    for (const { values, cell } of this.tree.entries()) {
-      const labels = labelsOf(this.labelNames, values);
-      let cumulative = 0;
-      this.bounds.forEach((le, i) => {
-        cumulative += cell.counts[i] as number;
-        out.push({ labels: { le, ...labels }, value: cumulative, metricName: `${this.name}_bucket` });
-      });
-      out.push({ labels: { le: "+Inf", ...labels }, value: cell.count, metricName: `${this.name}_bucket` });
-      out.push({ labels, value: cell.sum, metricName: `${this.name}_sum` });
-      out.push({ labels, value: cell.count, metricName: `${this.name}_count` });
-    }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: out };
-  }
-
-  reset(): void {
-    this.tree.clear();
+  protected samples(labels: Record<string, string>, cell: HistogramCell, out: MetricValue[]): void {
+    let cumulative = 0;
+    this.bounds.forEach((le, i) => {
+      cumulative += cell.counts[i] as number;
+      out.push({ labels: { le, ...labels }, value: cumulative, metricName: `${this.name}_bucket` });
+    });
+    out.push({ labels: { le: "+Inf", ...labels }, value: cell.count, metricName: `${this.name}_bucket` });
+    out.push({ labels, value: cell.sum, metricName: `${this.name}_sum` });
+    out.push({ labels, value: cell.count, metricName: `${this.name}_count` });
   }
 }
