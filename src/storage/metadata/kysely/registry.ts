@@ -6,6 +6,7 @@ import type { ModelVersion, NewModelVersion, RegisteredModel, RegistryQuery, Reg
 import { STAGES } from "../registry-store.js";
 import type { Database, ModelVersionsTable } from "../schema.js";
 import { groupBy } from "./rows.js";
+import { WriteCount } from "./write-count.js";
 import { modelFilterSql, modelOrderSql, versionFilterSql, versionOrderSql } from "./registry-search-sql.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -27,46 +28,22 @@ function versionNumber(version: string): number | undefined {
   return /^[1-9]\d{0,8}$/.test(version) ? Number(version) : undefined;
 }
 
-/** The methods that write: each bumps the write count before it starts and after it ends. */
-const WRITES = [
-  "createModel",
-  "renameModel",
-  "updateModel",
-  "deleteModel",
-  "setModelTag",
-  "deleteModelTag",
-  "createVersion",
-  "updateVersion",
-  "transitionStage",
-  "deleteVersion",
-  "setVersionTag",
-  "deleteVersionTag",
-  "setAlias",
-  "deleteAlias",
-] as const satisfies readonly (keyof RegistryStore)[];
+/** The methods that write (models; then versions and aliases): each bumps the write count when it starts and ends. */
+const WRITES: readonly (keyof RegistryStore)[] = ["createModel", "renameModel", "updateModel", "deleteModel", "setModelTag", "deleteModelTag"];
+const VERSION_WRITES: readonly (keyof RegistryStore)[] = ["createVersion", "updateVersion", "transitionStage", "deleteVersion", "setVersionTag", "deleteVersionTag", "setAlias", "deleteAlias"];
 
 export class RegistryQueries implements RegistryStore {
   /** The SQL of `modelRevision`, compiled by this database's dialect on first use. */
   private revisionSql: string | undefined;
-  private writes = 0;
+  private readonly writes = new WriteCount();
 
   constructor(private readonly db: Kysely<Database>) {
-    for (const name of WRITES) {
-      const write = (this[name] as (...args: unknown[]) => Promise<unknown>).bind(this);
-      (this as unknown as Record<string, unknown>)[name] = async (...args: unknown[]) => {
-        this.writes++;
-        try {
-          return await write(...args);
-        } finally {
-          this.writes++;
-        }
-      };
-    }
+    this.writes.wrap<RegistryStore>(this, [...WRITES, ...VERSION_WRITES]);
   }
 
   /** This process's write count: bumped when a write starts and again when it has committed or failed. */
   writeCount(): number {
-    return this.writes;
+    return this.writes.value;
   }
 
   private async modelId(db: Db, name: string): Promise<number> {
