@@ -115,7 +115,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthPlugin({ metadata: deps.metadata, artifacts: deps.artifacts, version: VERSION }, registry));
   if (deps.role === "serving") {
     // The serving role only reads the registry and the artifact store: any number of replicas.
-    await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics, inferenceLog, fastPaths, bodyLimit }, registry));
+    await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics, inferenceLog, fastPaths }, registry));
     await app.register(predictPlugin({ features: deps.features, metrics }, registry), { prefix: "/api/v1" });
     if (inferenceLog !== undefined) await app.register(inferenceLogPlugin(inferenceLog, registry), { prefix: "/api/v1" });
     return withOpenApi(app, registry);
@@ -152,7 +152,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Feast's feature server endpoints, at the root as Feast has them.
   if (deps.features !== undefined) await app.register(featureServerPlugin(deps.features, registry));
   // Open Inference Protocol (V2) and V1 over ONNX Runtime, for registered versions and aliases.
-  await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics, inferenceLog, fastPaths, bodyLimit }, registry));
+  await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics, inferenceLog, fastPaths }, registry));
   return withOpenApi(app, registry);
 }
 

@@ -69,6 +69,16 @@ export interface RouteSpec<I> {
 }
 
 /**
+ * A route's input from its request data (`source`) and path parameters: the parameters join an
+ * object source and win over its fields of the same name; then the hand-written check, else the schema.
+ */
+export function routeInput<I>(spec: Pick<RouteSpec<I>, "input" | "fastInput">, source: unknown, params: Readonly<Record<string, string>> | undefined): I {
+  if (spec.input === undefined) return undefined as I;
+  const raw = params !== undefined && Object.keys(params).length > 0 && typeof source === "object" && source !== null && !Array.isArray(source) ? { ...source, ...params } : source;
+  return spec.fastInput?.(raw) ?? parseInput(spec.input, raw);
+}
+
+/**
  * Registers a JSON route under the plugin's prefix. GET input comes from the query string,
  * DELETE from the query string and the body, other methods from the JSON body.
  */
@@ -87,9 +97,7 @@ export function route<I>(
         const body = typeof req.body === "object" && req.body !== null && !Array.isArray(req.body) ? req.body : {};
         const source = method === "GET" ? req.query : method === "DELETE" ? { ...(req.query as object), ...body } : req.body;
         // Path parameters (`/models/:name`) join the input; they win over body fields of the same name.
-        const params = req.params as Record<string, string> | undefined;
-        const raw = params !== undefined && Object.keys(params).length > 0 && typeof source === "object" && source !== null && !Array.isArray(source) ? { ...source, ...params } : source;
-        const input = spec.input === undefined ? (undefined as I) : (spec.fastInput?.(raw) ?? parseInput(spec.input, raw));
+        const input = routeInput(spec, source, req.params as Record<string, string> | undefined);
         const out = await handler({ input, req, reply });
         return out ?? {};
       },

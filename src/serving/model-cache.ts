@@ -148,6 +148,7 @@ export class ModelCache {
   private readonly settings = new Map<string, { at: number; value: Promise<ServingSettings> }>();
   /** Revision tokens by model name, read at `at` when the local write count was `writes`. */
   private readonly revisions = new Map<string, { at: number; writes: number; token: string | undefined }>();
+  private readonly revisionTtlMs: number;
   private closed = false;
   /** Sessions created so far (a test hook: loads happen once per version). */
   loads = 0;
@@ -161,8 +162,8 @@ export class ModelCache {
     if (!Number.isInteger(threads) || threads < 0) throw new Error(`intraOpNumThreads must be a non-negative integer, got ${threads}`);
     const ttl = options.settingsTtlMs ?? 1000;
     if (!Number.isFinite(ttl) || ttl < 0) throw new Error(`settingsTtlMs must be a non-negative number, got ${ttl}`);
-    const revisionTtl = options.revisionTtlMs ?? 1000;
-    if (!Number.isFinite(revisionTtl) || revisionTtl < 0) throw new Error(`revisionTtlMs must be a non-negative number, got ${revisionTtl}`);
+    this.revisionTtlMs = options.revisionTtlMs ?? 1000;
+    if (!Number.isFinite(this.revisionTtlMs) || this.revisionTtlMs < 0) throw new Error(`revisionTtlMs must be a non-negative number, got ${this.revisionTtlMs}`);
   }
 
   /**
@@ -172,11 +173,10 @@ export class ModelCache {
    */
   private async revision(name: string): Promise<string | undefined> {
     const writes = this.registry.localWriteCount?.();
-    const ttl = this.options.revisionTtlMs ?? 1000;
-    if (writes === undefined || ttl === 0) return this.registry.modelRevision(name);
+    if (writes === undefined || this.revisionTtlMs === 0) return this.registry.modelRevision(name);
     const now = performance.now();
     const hit = this.revisions.get(name);
-    if (hit !== undefined && hit.writes === writes && now - hit.at < ttl) return hit.token;
+    if (hit !== undefined && hit.writes === writes && now - hit.at < this.revisionTtlMs) return hit.token;
     const token = await this.registry.modelRevision(name);
     if (this.revisions.size >= RESOLVED_CAP) this.revisions.clear();
     this.revisions.set(name, { at: now, writes, token });

@@ -20,7 +20,7 @@ import { modelRefOf } from "../../serving/model-ref.js";
 import type { RequestTensor } from "../../serving/tensors.js";
 import type { ArtifactStore } from "../../storage/artifacts/artifact-store.js";
 import { readBody, type FastPaths } from "../fast-paths.js";
-import { parseInput, route, type ApiRegistry } from "../route.js";
+import { route, routeInput, type ApiRegistry } from "../route.js";
 import { fastInferInput, inferInput, modelInput, type InferInput } from "./infer-input.js";
 
 export interface InferencePluginDeps {
@@ -37,8 +37,6 @@ export interface InferencePluginDeps {
    * answered there, without Fastify's request pipeline, exactly as the route would answer it.
    */
   fastPaths?: FastPaths;
-  /** The largest request body Fastify takes (a larger one is left to Fastify, which answers 413). */
-  bodyLimit?: number;
 }
 
 /** The request id a V1 client may set, and the one a logged V1 answer carries (V2 has the body's `id`). */
@@ -166,8 +164,10 @@ interface V2Answer {
   headers: Record<string, string>;
   model: string;
   version: string;
-  route: string | undefined;
 }
+
+/** How the V2 infer route reads its input (the fast path reads it the same way). */
+const V2_INFER_INPUT = { input: inferInput, fastInput: fastInferInput };
 
 /** `/v2/models/<m>/infer` or `/v2/models/<m>/versions/<v>/infer` (no query string), decoded; undefined otherwise. */
 export function v2InferPath(url: string): { model: string; version?: string } | undefined {
@@ -241,27 +241,13 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
         answerHeaders[ROUTE_HEADER] = taken;
         metrics?.observeRoute(response.model_name, taken);
       }
-      const answered = { model: response.model_name, version: response.model_version, route: taken };
+      const answered = { model: response.model_name, version: response.model_version };
       if (outputBytes.length === 0) return { payload: response, headers: answerHeaders, ...answered };
       const json = Buffer.from(JSON.stringify(response), "utf8");
       answerHeaders["inference-header-content-length"] = String(json.length);
       answerHeaders["content-type"] = "application/octet-stream";
       return { payload: Buffer.concat([json, ...outputBytes]), headers: answerHeaders, ...answered };
     };
-
-    if (deps.fastPaths !== undefined) {
-      const bodyLimit = deps.bodyLimit ?? app.initialConfig.bodyLimit ?? 1024 * 1024;
-      deps.fastPaths.add((req, res) => {
-        if (req.method !== "POST" || req.headers[HEADER_LENGTH_HEADER] !== undefined || req.headers["transfer-encoding"] !== undefined) return false;
-        const target = v2InferPath(req.url ?? "");
-        const declared = req.headers["content-length"];
-        const length = declared === undefined || !/^\d{1,12}$/.test(declared) ? Number.NaN : Number(declared);
-        if (target === undefined || !(length <= bodyLimit)) return false;
-        const started = performance.now();
-        readBody(req, length, (body) => void answerFast(req, res, target, body, started));
-        return true;
-      });
-    }
 
     /** The fast path's answer: what the route, its error handler and the metrics hook would do. */
     const answerFast = async (req: IncomingMessage, res: ServerResponse, target: { model: string; version?: string }, body: Buffer, started: number): Promise<void> => {
@@ -270,10 +256,7 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
       let headers: Record<string, string>;
       let answered: { model: string; version: string } | undefined;
       try {
-        const parsed = parseJson(body);
-        // As `route` builds its input: the path's parameters win over body fields of the same name.
-        const raw = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? { ...parsed, ...target } : parsed;
-        const input = fastInferInput(raw) ?? parseInput(inferInput, raw);
+        const input = routeInput(V2_INFER_INPUT, parseJson(body), target);
         const answer = await inferV2(input, undefined, req.headers, started);
         answered = { model: answer.model, version: answer.version };
         headers = answer.headers;
@@ -293,6 +276,21 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
         void observeInference(metrics, deps.registry, { protocol: "v2", name: registeredNameOf(target.model), served: answered, status, seconds: (performance.now() - started) / 1000 });
       }
     };
+
+    if (deps.fastPaths !== undefined) {
+      // Larger bodies are left to Fastify, which refuses them.
+      const bodyLimit = app.initialConfig.bodyLimit ?? 1024 * 1024;
+      deps.fastPaths.add((req, res) => {
+        if (req.method !== "POST" || req.headers[HEADER_LENGTH_HEADER] !== undefined || req.headers["transfer-encoding"] !== undefined) return false;
+        const target = v2InferPath(req.url ?? "");
+        const declared = req.headers["content-length"];
+        const length = declared === undefined || !/^\d{1,12}$/.test(declared) ? Number.NaN : Number(declared);
+        if (target === undefined || !(length <= bodyLimit)) return false;
+        const started = performance.now();
+        readBody(req, length, (body) => void answerFast(req, res, target, body, started));
+        return true;
+      });
+    }
 
     // ---- V2: health and server metadata --------------------------------------------------------
     route(app, docs, { methods: ["GET"], url: "/v2/health/live", summary: "V2 liveness", tag: TAG }, async () => ({ live: true }));
@@ -319,8 +317,7 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
           url: `${base}/infer`,
           summary: "V2 inference (JSON tensors, or the binary tensor data extension)",
           tag: TAG,
-          input: inferInput,
-          fastInput: fastInferInput,
+          ...V2_INFER_INPUT,
         },
         async ({ input, req, reply }) => {
           const answer = await inferV2(input, binaryParts.get(req), req.headers, arrivalOf(reply));

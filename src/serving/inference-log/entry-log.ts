@@ -113,7 +113,7 @@ export class EntryLog {
 
   /** Whether `path` (one of this log's segments) may still be appended to, so must not be rolled. */
   isOpen(path: string): boolean {
-    return path === this.log.currentPath;
+    return this.log.isOpen(path);
   }
 
   /** Queues an entry's rows; false (counted as dropped) when the queue is full or the log closed. */

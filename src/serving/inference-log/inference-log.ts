@@ -245,10 +245,9 @@ export class InferenceLog {
       const failed: { path: string; err: unknown }[] = [];
       const inference: RollSpec = { parquetRoot: this.paths.inferenceParquet, timeField: "ts", fixed: CORE_COLUMNS, byModel: true };
       const labels: RollSpec = { parquetRoot: this.paths.labelParquet, timeField: "received", fixed: LABEL_COLUMNS, byModel: false, fixedOnly: true };
-      const labelLog = this.labels;
       for (const [dir, log, spec] of [
         [this.paths.inferenceSegments, this.log, inference],
-        [this.paths.labelSegments, { token: labelLog.token, isOpen: (p: string) => p === labelLog.currentPath }, labels],
+        [this.paths.labelSegments, this.labels, labels],
       ] as const) {
         for (const name of await listSegments(dir)) {
           const path = join(dir, name);

@@ -123,6 +123,11 @@ export class SegmentLog<T> {
     return this.segment?.path ?? this.opening;
   }
 
+  /** Whether `path` (one of this log's segments) may still be appended to, so must not be rolled. */
+  isOpen(path: string): boolean {
+    return path === this.currentPath;
+  }
+
   /** Queues `records` records for writing; false (and counted as dropped) when the queue is full. Never waits. */
   offer(item: T, records: number): boolean {
     if (this.closed || this.queued + records > this.capacity) {

@@ -1,5 +1,5 @@
 /** The RegistryStore on Kysely: one code path for SQLite and PostgreSQL. */
-import { CompiledQuery, sql, type Kysely, type Transaction } from "kysely";
+import { sql, type Kysely, type Transaction } from "kysely";
 import { FlywheelError } from "../../../core/errors.js";
 import type { Page, Tag } from "../metadata-store.js";
 import type { ModelVersion, NewModelVersion, RegisteredModel, RegistryQuery, RegistryStore, Stage, VersionStatus } from "../registry-store.js";
@@ -28,17 +28,15 @@ function versionNumber(version: string): number | undefined {
   return /^[1-9]\d{0,8}$/.test(version) ? Number(version) : undefined;
 }
 
-/** The methods that write (models; then versions and aliases): each bumps the write count when it starts and ends. */
-const WRITES: readonly (keyof RegistryStore)[] = ["createModel", "renameModel", "updateModel", "deleteModel", "setModelTag", "deleteModelTag"];
-const VERSION_WRITES: readonly (keyof RegistryStore)[] = ["createVersion", "updateVersion", "transitionStage", "deleteVersion", "setVersionTag", "deleteVersionTag", "setAlias", "deleteAlias"];
+/** The methods that write: each bumps the write count when it starts and when it ends. */
+const WRITES: readonly (keyof RegistryStore)[] = ["createModel", "renameModel", "updateModel", "deleteModel", "setModelTag", "deleteModelTag", "createVersion", "updateVersion",
+  "transitionStage", "deleteVersion", "setVersionTag", "deleteVersionTag", "setAlias", "deleteAlias"];
 
 export class RegistryQueries implements RegistryStore {
-  /** The SQL of `modelRevision`, compiled by this database's dialect on first use. */
-  private revisionSql: string | undefined;
   private readonly writes = new WriteCount();
 
   constructor(private readonly db: Kysely<Database>) {
-    this.writes.wrap<RegistryStore>(this, [...WRITES, ...VERSION_WRITES]);
+    this.writes.wrap<RegistryStore>(this, WRITES);
   }
 
   /** This process's write count: bumped when a write starts and again when it has committed or failed. */
@@ -383,9 +381,7 @@ export class RegistryQueries implements RegistryStore {
   }
 
   async modelRevision(name: string): Promise<string | undefined> {
-    // The model server reads this on every inference request: the SQL is built once, not per call.
-    this.revisionSql ??= this.db.selectFrom("registered_models").select(["model_id", "revision"]).where("name", "=", "").compile().sql;
-    const [row] = (await this.db.executeQuery<{ model_id: number; revision: number }>(CompiledQuery.raw(this.revisionSql, [name]))).rows;
+    const row = await this.db.selectFrom("registered_models").select(["model_id", "revision"]).where("name", "=", name).executeTakeFirst();
     // The model id is part of the token: a model deleted and created again starts its counter anew.
     return row === undefined ? undefined : `${Number(row.model_id)}.${Number(row.revision)}`;
   }
