@@ -4,7 +4,8 @@
  * otherwise the distribution of the one-sample statistic at n = round(n1·n2/(n1+n2)).
  */
 import { compareEcdf, type EcdfComparison } from "./ecdf.js";
-import { ks2SampleExactSf, kolmogorovSf, roundHalfEven } from "./kolmogorov.js";
+import { kolmogorovSf } from "./kolmogorov.js";
+import { ks2SampleExactSf, roundHalfEven } from "./ks-two-sample.js";
 import { toSample, type SortedSample } from "./sample.js";
 
 /** Largest sample size for which `method: "auto"` computes the exact p-value (SciPy's MAX_AUTO_N). */
