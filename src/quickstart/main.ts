@@ -195,7 +195,8 @@ function apiOf(base: string, user: string) {
   return async (method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
     const res = await fetch(`${base}${path}`, {
       method,
-      headers: { "content-type": "application/json", "x-flywheel-user": user },
+      // A JSON content type only with a body: an empty one declared as JSON is refused (400).
+      headers: body === undefined ? { "x-flywheel-user": user } : { "content-type": "application/json", "x-flywheel-user": user },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     return { status: res.status, json: (await res.json()) as Record<string, unknown> };

@@ -48,7 +48,9 @@ export async function monitoringStage(api: Api, input: MonitoringStageInput): Pr
   console.log(`Monitoring: sent ${sent} more predictions with ${shifted.size} of ${featureNames.length} measurements scaled by ${SHIFT}, then ${labelled} late labels`);
 
   const monitorName = `${model}-drift`;
-  await api("DELETE", `/api/v1/monitors/${monitorName}`);
+  // A rerun replaces the monitor an earlier run created.
+  const removed = await api("DELETE", `/api/v1/monitors/${monitorName}`);
+  if (removed.status !== 200 && removed.status !== 404) throw new Error(`monitor delete failed: ${JSON.stringify(removed.json)}`);
   const reference = { target: "target", ignore: ["patient_id", "event_timestamp"] };
   const created = await api("POST", "/api/v1/monitors", {
     name: monitorName,
