@@ -8,11 +8,16 @@
  * the server's process tree) per request is printed: other load on the machine disturbs it far
  * less than throughput.
  *
+ * The load generator (bench/serving-client.ts) runs in this process on raw keep-alive sockets,
+ * one request in flight per connection; BENCH_CLIENT=node-http uses `node:http`'s agent instead,
+ * which takes a larger share of the cores the servers run on.
+ *
  * Environment: BENCH_SECONDS (per case, default 5), BENCH_WARMUP_SECONDS (default 1),
  * BENCH_SERVER_WARMUP_SECONDS (load per model on every freshly started server before its first
  * measured row, default 8: on a loaded machine V8 takes seconds to optimize the serving path),
  * BENCH_ONLY=<regex> to run only the rows whose "<model><variant> <connections>" matches (for
- * example "iris_logreg 32" or "workers"), BENCH_CPU_PROF=<dir> to run both servers under
+ * example "iris_logreg 32" or "workers"), BENCH_LOG_SAMPLE_RATE (the models' inference-log sample
+ * rate, default every request; 0 measures without the log), BENCH_CPU_PROF=<dir> to run both servers under
  * `node --cpu-prof` (flywheel.<pid>.cpuprofile and floor.<pid>.cpuprofile land in <dir>, written
  * when the servers exit).
  */
@@ -25,6 +30,7 @@ import { fileURLToPath } from "node:url";
 import { renderMlmodel } from "../src/models/mlmodel.js";
 import { signatureFromGraph } from "../src/models/signature.js";
 import { inspectOnnx } from "../src/onnx/inspect.js";
+import { AnswerChecker, Connection, requestBytes } from "./serving-client.js";
 
 const CASE_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
@@ -33,6 +39,8 @@ const SERVER_WARMUP_SECONDS = Number(process.env.BENCH_SERVER_WARMUP_SECONDS ?? 
 /** Timed slices per side and case (Flywheel and the floor alternate). */
 const ROUNDS = 5;
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
+/** BENCH_LOG_SAMPLE_RATE: the models' inference-log sample rate (default: every request logged), e.g. 0 to measure without the log. */
+const LOG_SAMPLE_RATE = process.env.BENCH_LOG_SAMPLE_RATE === "" ? undefined : process.env.BENCH_LOG_SAMPLE_RATE;
 const ONLY = process.env.BENCH_ONLY === undefined || process.env.BENCH_ONLY === "" ? undefined : new RegExp(process.env.BENCH_ONLY);
 const CONCURRENCY = [1, 32] as const;
 const MODELS = ["iris_logreg", "breast_cancer_rf"] as const;
@@ -166,7 +174,8 @@ async function registerModels(base: string, models: readonly Model[]): Promise<v
 }
 
 /** Why a V2 answer is not the expected one, or undefined when it is. */
-function checkAnswer(model: Model, status: number, text: string): string | undefined {
+function checkAnswer(model: Model, status: number, bytes: Buffer): string | undefined {
+  const text = bytes.toString("utf8");
   if (status !== 200) return `status ${status}: ${text.slice(0, 200)}`;
   let body: { outputs?: { name?: unknown; data?: unknown }[] };
   try {
@@ -184,8 +193,8 @@ function checkAnswer(model: Model, status: number, text: string): string | undef
   return undefined;
 }
 
-/** One POST on a keep-alive agent: status and body text. */
-function post(agent: Agent, url: URL, body: Buffer): Promise<{ status: number; text: string }> {
+/** One POST on a keep-alive agent: status and body. */
+function post(agent: Agent, url: URL, body: Buffer): Promise<{ status: number; body: Buffer }> {
   return new Promise((done, fail) => {
     const req = request(
       url,
@@ -193,7 +202,7 @@ function post(agent: Agent, url: URL, body: Buffer): Promise<{ status: number; t
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => done({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+        res.on("end", () => done({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
         res.on("error", fail);
       },
     );
@@ -252,33 +261,63 @@ class Tally {
   }
 }
 
+/** A load generator's connections to one server: `send(i)` posts the model's request on connection `i`. */
+interface Client {
+  send(i: number): Promise<{ status: number; body: Buffer }>;
+  close(): void;
+}
+
+/** BENCH_CLIENT=node-http: the `node:http` keep-alive agent instead of raw sockets (costs the shared cores more per request). */
+const CLIENT = process.env.BENCH_CLIENT === "node-http" ? "node-http" : "raw";
+
+async function openClient(base: string, model: Model, concurrency: number): Promise<Client> {
+  const url = new URL(`/v2/models/${encodeURIComponent(model.name)}/infer`, base);
+  if (CLIENT === "node-http") {
+    const agent = new Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
+    return { send: () => post(agent, url, model.body), close: () => agent.destroy() };
+  }
+  const bytes = requestBytes(url, model.body);
+  const conns = await Promise.all(Array.from({ length: concurrency }, () => Connection.open(url)));
+  return {
+    send: (i) => (conns[i] as Connection).send(bytes),
+    close: () => {
+      for (const c of conns) c.close();
+    },
+  };
+}
+
 /** `concurrency` connections, each sending its next request when the last one is answered, for `seconds`. */
 async function drive(target: Target, model: Model, seconds: number, tally: Tally): Promise<void> {
-  const url = new URL(`/v2/models/${encodeURIComponent(model.name)}/infer`, target.base);
+  const client = await openClient(target.base, model, target.concurrency);
+  const checker = new AnswerChecker((status, body) => checkAnswer(model, status, body));
   const start = performance.now();
   const end = start + seconds * 1000;
   const cpu0 = treeCpuSeconds(target.pid);
-  await Promise.all(
-    Array.from({ length: target.concurrency }, async () => {
-      while (performance.now() < end) {
-        const t0 = performance.now();
-        let why: string | undefined;
-        try {
-          const { status, text } = await post(target.agent, url, model.body);
-          why = checkAnswer(model, status, text);
-        } catch (e) {
-          why = e instanceof Error ? e.message : String(e);
+  try {
+    await Promise.all(
+      Array.from({ length: target.concurrency }, async (_, i) => {
+        while (performance.now() < end) {
+          const t0 = performance.now();
+          let why: string | undefined;
+          try {
+            const { status, body } = await client.send(i);
+            why = checker.why(status, body);
+          } catch (e) {
+            why = e instanceof Error ? e.message : String(e);
+          }
+          tally.latencies.push(performance.now() - t0);
+          if (why !== undefined) {
+            tally.errors++;
+            tally.firstError ??= why;
+          }
         }
-        tally.latencies.push(performance.now() - t0);
-        if (why !== undefined) {
-          tally.errors++;
-          tally.firstError ??= why;
-        }
-      }
-    }),
-  );
-  tally.seconds += (performance.now() - start) / 1000;
-  tally.cpuSeconds += treeCpuSeconds(target.pid) - cpu0;
+      }),
+    );
+  } finally {
+    tally.seconds += (performance.now() - start) / 1000;
+    tally.cpuSeconds += treeCpuSeconds(target.pid) - cpu0;
+    client.close();
+  }
 }
 
 interface Target {
@@ -286,7 +325,6 @@ interface Target {
   /** The server's process (its CPU time is read from /proc). */
   pid: number | undefined;
   concurrency: number;
-  agent: Agent;
 }
 
 /**
@@ -294,10 +332,8 @@ interface Target {
  * of CASE_SECONDS / ROUNDS on each), so load from other processes falls on both alike.
  */
 async function measurePair(flywheel: Server, floor: Server, model: Model, concurrency: number): Promise<{ flywheel: Stats; floor: Stats }> {
-  const agentOf = () => new Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
-  const fw: Target = { base: flywheel.url, pid: flywheel.child.pid, concurrency, agent: agentOf() };
-  const fl: Target = { base: floor.url, pid: floor.child.pid, concurrency, agent: agentOf() };
-  try {
+  const fw: Target = { base: flywheel.url, pid: flywheel.child.pid, concurrency };
+  const fl: Target = { base: floor.url, pid: floor.child.pid, concurrency };
     await drive(fw, model, WARMUP_SECONDS, new Tally());
     await drive(fl, model, WARMUP_SECONDS, new Tally());
     const fwTally = new Tally();
@@ -307,11 +343,7 @@ async function measurePair(flywheel: Server, floor: Server, model: Model, concur
       const order: [Target, Tally][] = r % 2 === 0 ? [[fw, fwTally], [fl, flTally]] : [[fl, flTally], [fw, fwTally]];
       for (const [target, tally] of order) await drive(target, model, CASE_SECONDS / ROUNDS, tally);
     }
-    return { flywheel: fwTally.stats(), floor: flTally.stats() };
-  } finally {
-    fw.agent.destroy();
-    fl.agent.destroy();
-  }
+  return { flywheel: fwTally.stats(), floor: flTally.stats() };
 }
 
 const fmtInt = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -329,9 +361,7 @@ async function main(): Promise<void> {
 
     /** Untimed load on each model, so a fresh server is measured with its serving path optimized. */
     const warm = async (server: Server) => {
-      const agent = new Agent({ keepAlive: true, maxSockets: 32, maxFreeSockets: 32 });
-      for (const m of models) await drive({ base: server.url, pid: server.child.pid, concurrency: 32, agent }, m, SERVER_WARMUP_SECONDS, new Tally());
-      agent.destroy();
+      for (const m of models) await drive({ base: server.url, pid: server.child.pid, concurrency: 32 }, m, SERVER_WARMUP_SECONDS, new Tally());
     };
     const profArgs = (name: string) => (CPU_PROF_DIR === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", resolve(CPU_PROF_DIR), "--cpu-prof-name", `${name}.${process.pid}.cpuprofile`]);
     const flywheel = await spawnServer("flywheel server", [...profArgs("flywheel"), cli, "server", "--port", "0", "--data-dir", join(dir, "data"), "--log-level", "warn"], {
@@ -339,14 +369,17 @@ async function main(): Promise<void> {
       FLYWHEEL_CONFIG: join(dir, "none.yaml"),
     });
     await registerModels(flywheel.url, models);
+    if (LOG_SAMPLE_RATE !== undefined) {
+      for (const m of models) await call(flywheel.url, "POST", `${API}/registered-models/set-tag`, { name: m.name, key: "flywheel.log.sample_rate", value: LOG_SAMPLE_RATE });
+    }
     const floor = await spawnServer("floor server", [...profArgs("floor"), floorScript, ...models.map((m) => `${m.name}=${m.onnxPath}`)]);
 
     // Both servers answer the fixture row with the reference label before anything is timed.
     const once = new Agent({ keepAlive: false });
     for (const m of models) {
       for (const [who, base] of [["flywheel", flywheel.url], ["floor", floor.url]] as const) {
-        const { status, text } = await post(once, new URL(`/v2/models/${m.name}/infer`, base), m.body);
-        const why = checkAnswer(m, status, text);
+        const { status, body } = await post(once, new URL(`/v2/models/${m.name}/infer`, base), m.body);
+        const why = checkAnswer(m, status, body);
         if (why !== undefined) throw new Error(`${who} answers ${m.name} wrongly: ${why}`);
       }
     }
@@ -356,7 +389,7 @@ async function main(): Promise<void> {
 
     console.log(`bench:serving on ${cpus().length} cores (${cpus()[0]?.model ?? "unknown cpu"}), Node ${process.version}`);
     console.log(
-      `V2 POST /v2/models/<name>/infer, 1 row per request (fixture row ${ROW}); node:http keep-alive client in the bench process ` +
+      `V2 POST /v2/models/<name>/infer, 1 row per request (fixture row ${ROW}); ${CLIENT === "raw" ? "raw-socket HTTP/1.1 keep-alive client" : "node:http keep-alive client"} in the bench process, one request in flight per connection, every answer checked ` +
         `(sharing the cores with the server); every server warmed with ${SERVER_WARMUP_SECONDS} s of load per model when it starts; per case and side ${WARMUP_SECONDS} s warm-up + ${CASE_SECONDS} s measured in ${ROUNDS} slices, ` +
         `Flywheel and floor alternating; ONNX Runtime intraOpNumThreads 1 on both sides`,
     );

@@ -8,7 +8,8 @@
  * they moved, and on two cores the worker competes with serving anyway).
  */
 import type { Logger } from "../../core/logger.js";
-import { encodeEntry, entryRows, type InferenceLogEntry } from "./log-record.js";
+import { encodeEntryShaped, entryRows, type InferenceLogEntry } from "./log-record.js";
+import type { Kind } from "./structure.js";
 import { SegmentLog, type DropReason } from "./segment-log.js";
 import type { SinkRecord } from "./stream-sink.js";
 
@@ -41,11 +42,29 @@ export function sinkRecords(model: string, requestId: string, text: string): Sin
   return records;
 }
 
-/** A queued entry, or its rows as NDJSON (UTF-8) once encoded. */
+/** A queued entry, or its rows as NDJSON (UTF-8) once encoded, with their model, hour and structure. */
 interface Queued {
   entry?: InferenceLogEntry | undefined;
   bytes?: Buffer;
+  model?: string;
+  hour?: string;
+  structure?: readonly Readonly<Record<string, Kind>>[] | undefined;
 }
+
+/** The rows of one model and UTC hour in a segment, and the structures the encoder noted for them. */
+export interface HintGroup {
+  model: string;
+  hour: string;
+  parts: Set<Readonly<Record<string, Kind>>>;
+}
+
+/**
+ * What the encoder noted about the rows written to each of this log's segments: every (model,
+ * hour) with rows in it, and their structures; or "unknown" once a row without a described
+ * structure went in. The roller types a segment's Parquet columns from these without reading its
+ * rows twice; a segment without hints (this process did not write it, or restarted) is read.
+ */
+type SegmentHints = Map<string, HintGroup> | "unknown";
 
 /**
  * How often written rows are fsync'd. Every group would cost an fsync each 10 ms; measured on the
@@ -60,6 +79,7 @@ export class EntryLog {
   /** Offered entries not yet encoded; encoded together on the next turn of the event loop. */
   private fresh: Queued[] = [];
   private encodeScheduled = false;
+  private readonly hints = new Map<string, SegmentHints>();
 
   constructor(
     options: EntryLogOptions,
@@ -75,6 +95,7 @@ export class EntryLog {
         ...(options.maxSegmentBytes === undefined ? {} : { maxSegmentBytes: options.maxSegmentBytes }),
         ...(options.maxSegmentAgeMs === undefined ? {} : { maxSegmentAgeMs: options.maxSegmentAgeMs }),
         onSealed: (p) => events.sealed(p),
+        onGroup: (path, items) => this.noteGroup(path, items),
         onWritten: (n) => events.written(n),
         onDropped: (n, reason) => events.dropped(n, reason),
         ...(options.logger === undefined ? {} : { logger: options.logger }),
@@ -82,10 +103,10 @@ export class EntryLog {
       (q) => {
         // Written before its turn came to be encoded (a flush right after the offer): encoded now, once.
         if (q.bytes === undefined) {
-          q.bytes = this.encode(q.entry as InferenceLogEntry);
+          this.encodeInto(q, q.entry as InferenceLogEntry);
           q.entry = undefined;
         }
-        return q.bytes;
+        return q.bytes as Buffer;
       },
     );
     this.withLines = options.withLines;
@@ -153,7 +174,7 @@ export class EntryLog {
     for (const q of items) {
       if (q.entry === undefined) continue;
       try {
-        q.bytes = this.encode(q.entry);
+        this.encodeInto(q, q.entry);
         q.entry = undefined;
       } catch {
         // Left as an entry: encoding it again when its group is written counts it as an encode error.
@@ -161,9 +182,47 @@ export class EntryLog {
     }
   }
 
-  private encode(entry: InferenceLogEntry): Buffer {
-    const text = encodeEntry(entry);
+  private encodeInto(q: Queued, entry: InferenceLogEntry): void {
+    const { text, hour, structure } = encodeEntryShaped(entry);
     if (this.withLines) this.events.lines(sinkRecords(entry.model, entry.requestId, text));
-    return Buffer.from(text, "utf8");
+    q.bytes = Buffer.from(text, "utf8");
+    q.model = entry.model;
+    q.hour = hour;
+    q.structure = structure;
+  }
+
+  /** Notes the models, hours and structures of a group about to be written to segment `path`. */
+  private noteGroup(path: string, items: readonly Queued[]): void {
+    let hints = this.hints.get(path);
+    if (hints === undefined) {
+      // Only the open segment gets new groups: the hints of older ones are complete.
+      hints = new Map();
+      this.hints.set(path, hints);
+    }
+    if (hints === "unknown") return;
+    for (const q of items) {
+      if (q.structure === undefined || q.model === undefined || q.hour === undefined) {
+        this.hints.set(path, "unknown");
+        return;
+      }
+      const key = `${q.model}\u0000${q.hour}`;
+      let g = hints.get(key);
+      if (g === undefined) {
+        g = { model: q.model, hour: q.hour, parts: new Set() };
+        hints.set(key, g);
+      }
+      for (const part of q.structure) g.parts.add(part);
+    }
+  }
+
+  /** The (model, hour) groups and structures of the rows this log wrote to segment `path`, when all are known. */
+  hintsFor(path: string): HintGroup[] | undefined {
+    const h = this.hints.get(path);
+    return h === undefined || h === "unknown" ? undefined : [...h.values()];
+  }
+
+  /** Forgets a segment's hints (it was rolled, or removed). */
+  forgetHints(path: string): void {
+    this.hints.delete(path);
   }
 }

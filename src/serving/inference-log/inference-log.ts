@@ -258,7 +258,8 @@ export class InferenceLog {
           this.rollDb ??= await OfflineDb.open(ROLL_DB_OPTIONS);
           let files: string[];
           try {
-            files = await rollSegment(this.rollDb, path, spec);
+            files = await rollSegment(this.rollDb, path, spec, log === this.log ? this.log.hintsFor(path) : undefined);
+            if (log === this.log) this.log.forgetHints(path);
           } catch (e) {
             failed.push({ path, err: e });
             this.rollFailures++;

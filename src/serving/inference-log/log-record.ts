@@ -17,9 +17,9 @@
  * Non-finite numbers are written as null; 64-bit integers beyond 2^53 as decimal strings.
  */
 import type { RuntimeTensor, TensorValue } from "../tensors.js";
-import { outputRoles } from "../predictions.js";
-import { outputDatatype } from "../tensors.js";
-import { json, textAt, valueAt } from "./log-values.js";
+import { kindBit, planFor, type TensorColumn } from "./log-plan.js";
+import { json, textAt } from "./log-values.js";
+import type { Kind } from "./structure.js";
 
 export type LogProtocol = "v2" | "v1" | "predict";
 
@@ -34,9 +34,7 @@ export const CORE_COLUMNS = {
   latency_ms: "DOUBLE",
 } as const;
 
-export const INPUT_PREFIX = "input.";
-export const OUTPUT_PREFIX = "output.";
-export const PROBA_PREFIX = "proba.";
+export { INPUT_PREFIX, OUTPUT_PREFIX, PROBA_PREFIX } from "./log-plan.js";
 
 /** What the serving path hands the log: references to tensors it already holds, nothing copied. */
 export interface InferenceLogEntry {
@@ -66,98 +64,6 @@ export function entryRows(e: InferenceLogEntry): number {
   return 0;
 }
 
-/** `,"key":` for each column name, kept (names repeat on every row). */
-const keyCache = new Map<string, string>();
-
-function keyJson(key: string): string {
-  let k = keyCache.get(key);
-  if (k === undefined) {
-    k = `,${JSON.stringify(key)}:`;
-    if (keyCache.size < 10_000) keyCache.set(key, k);
-  }
-  return k;
-}
-
-/** How a tensor is read row by row, as JSON text: one value per row, or a flat list of `width` values. */
-interface RowReader {
-  /** The column name. */
-  key: string;
-  text(row: number): string;
-}
-
-function rowReader(key: string, t: { type: string; dims: readonly number[]; data: unknown }, rows: number): RowReader | undefined {
-  if (t.dims.length === 0) return rows === 1 ? { key, text: () => textAt(t.type, t.data, 0) } : undefined;
-  if (t.dims[0] !== rows) return undefined;
-  let width = 1;
-  for (let d = 1; d < t.dims.length; d++) width *= t.dims[d] as number;
-  if (width === 1 && t.dims.length <= 2) return { key, text: (i) => textAt(t.type, t.data, i) };
-  return {
-    key,
-    text: (i) => {
-      let out = "[";
-      for (let j = 0; j < width; j++) out += (j === 0 ? "" : ",") + textAt(t.type, t.data, i * width + j);
-      return `${out}]`;
-    },
-  };
-}
-
-function inputReaders(e: InferenceLogEntry, rows: number): RowReader[] {
-  const tensors = Object.entries(e.inputs);
-  const [only, ...more] = tensors;
-  const features = e.features;
-  if (features !== undefined && only !== undefined && more.length === 0) {
-    const [, t] = only;
-    if (t.dims.length === 2 && t.dims[0] === rows && t.dims[1] === features.length) {
-      const width = features.length;
-      return features.map((f, j) => ({ key: INPUT_PREFIX + f, text: (i: number) => textAt(t.type, t.data, i * width + j) }));
-    }
-  }
-  return tensors.flatMap(([name, t]) => rowReader(INPUT_PREFIX + name, t, rows) ?? []);
-}
-
-interface OutputTensor {
-  name: string;
-  shape: readonly number[];
-  datatype: string;
-  tensor: RuntimeTensor;
-}
-
-/**
- * The `prediction` and `proba.<class>` columns of a row as JSON text, read from the outputs as
- * `interpret` (predictions.ts) reads them for the predict API, straight from the tensors: the
- * label (a class name when the package has them), else the most probable class, else a
- * one-value regression output; probabilities per class.
- */
-function predictionText(roles: ReturnType<typeof outputRoles<OutputTensor>>, classNames: readonly string[] | undefined): (row: number) => string {
-  const name = (k: number): string => classNames?.[k] ?? String(k);
-  const { label, prob, value } = roles;
-  const c = prob === undefined ? 0 : (prob.shape[1] as number);
-  const probaKeys = Array.from({ length: c }, (_, k) => keyJson(PROBA_PREFIX + name(k)));
-  let labelText: ((i: number) => string) | undefined;
-  if (label !== undefined) {
-    const { type, data } = label.tensor;
-    labelText = (i) => {
-      const raw = valueAt(type, data, i);
-      return typeof raw === "number" && classNames !== undefined && Number.isInteger(raw) && raw >= 0 && raw < classNames.length ? JSON.stringify(classNames[raw]) : textAt(type, data, i);
-    };
-  } else if (prob !== undefined) {
-    const { type, data } = prob.tensor;
-    labelText = (i) => {
-      let best = 0;
-      for (let k = 1; k < c; k++) if ((valueAt(type, data, i * c + k, true) as number) > (valueAt(type, data, i * c + best, true) as number)) best = k;
-      return JSON.stringify(name(best));
-    };
-  } else if (value !== undefined && (value.shape.length === 1 || value.shape[1] === 1)) {
-    const { type, data } = value.tensor;
-    labelText = (i) => textAt(type, data, i);
-  }
-  return (i) => {
-    let out = labelText === undefined ? "" : `,"prediction":${labelText(i)}`;
-    if (prob !== undefined) for (let k = 0; k < c; k++) out += (probaKeys[k] as string) + textAt(prob.tensor.type, prob.tensor.data, i * c + k);
-    return out;
-  };
-}
-
 /**
  * An epoch-milliseconds time as `new Date(time).toISOString()` prints it, from a prefix kept per
  * minute (entries arrive many per second; formatting a Date each time costs more than encoding a row).
@@ -177,37 +83,98 @@ function isoOf(time: number): string {
   return `${minutePrefix}${sec < 10 ? "0" : ""}${sec}.${milli < 10 ? "00" : milli < 100 ? "0" : ""}${milli}Z`;
 }
 
+/** An entry encoded: its rows as NDJSON, and what the segment roller needs to know of them. */
+export interface EncodedEntry {
+  text: string;
+  /** The UTC hour of the entry's rows as the roller partitions them (`YYYY-MM-DD/HH`). */
+  hour: string;
+  /**
+   * The structure of the rows, in parts (disjoint columns, merged by the roller), or undefined
+   * when a value was not one the encoder describes (the roller then reads the rows' structure itself).
+   */
+  structure: readonly Readonly<Record<string, Kind>>[] | undefined;
+}
+
+const ARM_STRUCTURE: Readonly<Record<string, Kind>> = { arm: "VARCHAR" };
+const FROM_STORE_STRUCTURE: Readonly<Record<string, Kind>> = { features_from_store: ["VARCHAR"] };
+
 /**
  * The entry as NDJSON: one line (ending in "\n") per row.
  * @example encodeEntry(entry) // '{"request_id":"r1","row":0,"ts":"2024-05-01T10:00:00.000Z",...}\n'
  */
 export function encodeEntry(e: InferenceLogEntry): string {
+  return encodeEntryShaped(e).text;
+}
+
+/** `encodeEntry`, with the hour and structure of the rows. */
+export function encodeEntryShaped(e: InferenceLogEntry): EncodedEntry {
   const rows = entryRows(e);
+  const plan = planFor(e, rows);
+  const inputs = Object.values(e.inputs);
+  const outputs = e.outputs;
   const latency = Math.round(e.latencyMs * 1000) / 1000;
-  const inputs = inputReaders(e, rows);
-  const tensors: OutputTensor[] = e.outputs.map(([name, t]) => ({ name, shape: t.dims, datatype: outputDatatype(name, t.type), tensor: t }));
-  const roles = outputRoles(tensors, rows);
-  const prediction = predictionText(roles, e.classNames);
-  // Raw outputs, except what `prediction` and `proba.*` already hold: the probabilities, a label
-  // not mapped to class names, a one-value regression output.
-  const repeated = new Set<OutputTensor | undefined>([roles.prob, e.classNames === undefined ? roles.label : undefined]);
-  if (roles.value !== undefined && (roles.value.shape.length === 1 || roles.value.shape[1] === 1)) repeated.add(roles.value);
-  const outputs = tensors.flatMap((o) => (repeated.has(o) ? [] : (rowReader(OUTPUT_PREFIX + o.name, o.tensor, rows) ?? [])));
   const fromStore = e.featuresFromStore !== undefined && e.featuresFromStore.length > 0 ? `,"features_from_store":${json(e.featuresFromStore)}` : "";
+  const iso = isoOf(e.time);
   // Built as text rather than through JSON.stringify of an object per row: this runs for every logged row.
   const head = `{"request_id":${JSON.stringify(e.requestId)},"row":`;
   const common =
-    `,"ts":"${isoOf(e.time)}","model":${JSON.stringify(e.model)},"version":${JSON.stringify(e.version)},` +
+    `,"ts":"${iso}","model":${JSON.stringify(e.model)},"version":${JSON.stringify(e.version)},` +
     `"protocol":"${e.protocol}","latency_ms":${json(latency)}${e.arm === undefined ? "" : `,"arm":${JSON.stringify(e.arm)}`}`;
-  const inputKeys = inputs.map((r) => keyJson(r.key));
-  const outputKeys = outputs.map((r) => keyJson(r.key));
+  const bits = new Array<number>(plan.columnCount).fill(0);
+  const tensorOf = (c: { from: "input" | "output"; tensor: number }): RuntimeTensor =>
+    c.from === "input" ? (inputs[c.tensor] as RuntimeTensor) : ((outputs[c.tensor] as readonly [string, RuntimeTensor])[1]);
+  const inputTensors = plan.inputs.map(tensorOf);
+  const outputTensors = plan.outputs.map(tensorOf);
+  const prob = plan.prob === undefined ? undefined : ((outputs[plan.prob.tensor] as readonly [string, RuntimeTensor])[1]);
   let text = "";
   for (let i = 0; i < rows; i++) {
     let line = head + String(i) + common;
-    for (let k = 0; k < inputs.length; k++) line += (inputKeys[k] as string) + (inputs[k] as RowReader).text(i);
-    line += prediction(i);
-    for (let k = 0; k < outputs.length; k++) line += (outputKeys[k] as string) + (outputs[k] as RowReader).text(i);
+    let c = 0;
+    for (let k = 0; k < plan.inputs.length; k++, c++) line += valueText(plan.inputs[k] as TensorColumn, inputTensors[k] as RuntimeTensor, i, bits, c);
+    if (plan.label !== undefined) {
+      const v = plan.labelText(outputs, i);
+      bits[c] = (bits[c] as number) | kindBit(v);
+      c++;
+      line += `,"prediction":${v}`;
+    }
+    if (plan.prob !== undefined && prob !== undefined) {
+      const { classes, keys } = plan.prob;
+      for (let k = 0; k < classes; k++, c++) {
+        const v = textAt(prob.type, prob.data, i * classes + k);
+        bits[c] = (bits[c] as number) | kindBit(v);
+        line += (keys[k] as string) + v;
+      }
+    }
+    for (let k = 0; k < plan.outputs.length; k++, c++) line += valueText(plan.outputs[k] as TensorColumn, outputTensors[k] as RuntimeTensor, i, bits, c);
     text += `${line}${fromStore}}\n`;
   }
-  return text;
+  const described = rows === 0 ? undefined : plan.structure(bits);
+  let structure: Readonly<Record<string, Kind>>[] | undefined;
+  if (described !== undefined) {
+    structure = [described];
+    if (e.arm !== undefined) structure.push(ARM_STRUCTURE);
+    if (fromStore !== "") structure.push(FROM_STORE_STRUCTURE);
+  }
+  // An hour the roller would not read the same way (a year outside 0000-9999): no structure.
+  const hour = `${iso.slice(0, 10)}/${iso.slice(11, 13)}`;
+  return { text, hour, structure: iso.length === 24 ? structure : undefined };
+}
+
+/** `,"key":value` of a column for row `i`, noting the value's kind (a list's elements' kinds) in `bits[c]`. */
+function valueText(col: TensorColumn, t: RuntimeTensor, i: number, bits: number[], c: number): string {
+  if (col.width === 0) {
+    const v = textAt(t.type, t.data, i * col.stride + col.offset);
+    bits[c] = (bits[c] as number) | kindBit(v);
+    return col.keyJson + v;
+  }
+  let out = `${col.keyJson}[`;
+  let b = bits[c] as number;
+  const at = i * col.stride + col.offset;
+  for (let j = 0; j < col.width; j++) {
+    const v = textAt(t.type, t.data, at + j);
+    b |= kindBit(v);
+    out += j === 0 ? v : `,${v}`;
+  }
+  bits[c] = b;
+  return `${out}]`;
 }

@@ -8,13 +8,16 @@
  *
  * Column types come from the records themselves, per model and hour (structure.ts). Memory stays
  * bounded whatever the segment's size: the types are found from distinct record structures, and
- * each partition is written by a streaming COPY.
+ * each partition is written by a streaming COPY. When the process that wrote the segment rolls it,
+ * the structures its encoder noted (the hints) stand in for reading them from the records, which
+ * costs several times the COPY itself.
  */
 import { mkdir, rename, rm, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { type OfflineDb, quoteLiteral } from "../../storage/offline/duckdb.js";
 import { hourDir, partitionValue, segmentId, syncDir, syncFile } from "./segment-files.js";
-import { groupStructures, type Structure } from "./structure.js";
+import type { HintGroup } from "./entry-log.js";
+import { Merged, groupStructures, type Structure, type StructureGroup } from "./structure.js";
 
 /**
  * The DuckDB the log rolls with: one thread and a memory limit, so rolling never competes with
@@ -55,13 +58,28 @@ export interface RollSpec {
   fixedOnly?: boolean;
 }
 
-/** Rolls one sealed segment into Parquet and removes it; returns the Parquet files written. `db` is opened with ROLL_DB_OPTIONS. */
-export async function rollSegment(db: OfflineDb, segmentPath: string, spec: RollSpec): Promise<string[]> {
+/** The groups of a segment as its writer's hints describe them, in the order `groupStructures` lists them. */
+function hintedGroups(hints: readonly HintGroup[], fixed: Readonly<Record<string, string>>): StructureGroup[] {
+  const sorted = [...hints].sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : a.hour < b.hour ? -1 : a.hour > b.hour ? 1 : 0));
+  return sorted.map((h) => {
+    const merged = new Merged();
+    for (const part of h.parts) merged.addKinds(part);
+    return { key: [h.model, h.hour], structure: merged.structure(fixed) };
+  });
+}
+
+/**
+ * Rolls one sealed segment into Parquet and removes it; returns the Parquet files written. `db` is
+ * opened with ROLL_DB_OPTIONS. `hints`: the (model, hour) groups and structures of every row in
+ * the segment, from its writer (only with `byModel`).
+ */
+export async function rollSegment(db: OfflineDb, segmentPath: string, spec: RollSpec, hints?: readonly HintGroup[]): Promise<string[]> {
   const id = segmentId(basename(segmentPath));
   const source = segmentSource([segmentPath]);
   const hour = hourExpr(spec.timeField);
   const model = spec.byModel ? "(json->>'model')" : "NULL";
-  const groups = await groupStructures(db, source, { groupBy: [model, hour], fixed: spec.fixed, fixedOnly: spec.fixedOnly === true });
+  const hinted = hints !== undefined && spec.byModel && spec.fixedOnly !== true;
+  const groups = hinted ? hintedGroups(hints, spec.fixed) : await groupStructures(db, source, { groupBy: [model, hour], fixed: spec.fixed, fixedOnly: spec.fixedOnly === true });
   const written: string[] = [];
   for (const { key, structure } of groups) {
     const [m, h] = key;
@@ -73,7 +91,12 @@ export async function rollSegment(db: OfflineDb, segmentPath: string, spec: Roll
     const tmp = join(dir, `.${id}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
     const where = `${hour} = ${quoteLiteral(h)}${spec.byModel ? ` AND (json->>'model') = ${quoteLiteral(m as string)}` : ""}`;
     try {
-      await db.run(`COPY (${typedSelect(source, structure, where)}) TO ${quoteLiteral(tmp)} (FORMAT parquet, ROW_GROUP_SIZE_BYTES ${quoteLiteral(ROW_GROUP_BYTES)})`);
+      const rows = await db.run(`COPY (${typedSelect(source, structure, where)}) TO ${quoteLiteral(tmp)} (FORMAT parquet, ROW_GROUP_SIZE_BYTES ${quoteLiteral(ROW_GROUP_BYTES)})`);
+      // A hinted group may have no rows (a group whose write failed part way): no file for it.
+      if (rows === 0 && hinted) {
+        await rm(tmp, { force: true });
+        continue;
+      }
       await syncFile(tmp);
       await rename(tmp, target);
     } catch (e) {

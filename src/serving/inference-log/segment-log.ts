@@ -22,7 +22,7 @@ import { newWriterToken, registerWriter, segmentFileName, syncDir, unregisterWri
 
 export type DropReason = "queue_full" | "encode_error" | "write_error" | "closed";
 
-export interface SegmentLogOptions {
+export interface SegmentLogOptions<T = unknown> {
   dir: string;
   /** Longest a record waits before its group is written; default 10 ms. */
   groupCommitMs?: number;
@@ -38,6 +38,8 @@ export interface SegmentLogOptions {
   maxSegmentAgeMs?: number;
   /** Called with the path of each sealed segment. */
   onSealed?: (path: string) => void;
+  /** Called with the segment a group is about to be written to, and the group's items. */
+  onGroup?: (path: string, items: readonly T[]) => void;
   onWritten?: (records: number) => void;
   onDropped?: (records: number, reason: DropReason) => void;
   logger?: Logger;
@@ -95,7 +97,7 @@ export class SegmentLog<T> {
   private readonly now: () => number;
 
   constructor(
-    private readonly options: SegmentLogOptions,
+    private readonly options: SegmentLogOptions<T>,
     /** An item's lines: text, or bytes already encoded as UTF-8. */
     private readonly encode: (item: T) => string | Uint8Array,
   ) {
@@ -264,6 +266,7 @@ export class SegmentLog<T> {
     let seg: OpenSegment;
     try {
       seg = await this.segmentFor(size);
+      this.options.onGroup?.(seg.path, done.map((p) => p.item));
       writeAll(seg.fh, parts, size);
       seg.bytes += size;
       seg.dirty = true;

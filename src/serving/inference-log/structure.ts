@@ -19,7 +19,7 @@ import { type OfflineDb, quoteLiteral } from "../../storage/offline/duckdb.js";
 export type Structure = Record<string, unknown>;
 
 /** A column's type while records are merged: NULL (nothing seen yet) gives way to anything, a clash is JSON. */
-type Kind = "NULL" | "BOOLEAN" | "VARCHAR" | "DOUBLE" | "JSON" | readonly [Kind];
+export type Kind = "NULL" | "BOOLEAN" | "VARCHAR" | "DOUBLE" | "JSON" | readonly [Kind];
 
 function kindOf(type: unknown): Kind {
   if (Array.isArray(type)) return [kindOf(type[0])];
@@ -55,9 +55,14 @@ function columnType(kind: Kind): unknown {
 }
 
 /** The merged structure of some records: types by column, or "JSON" once a record was not an object. */
-class Merged {
+export class Merged {
   private readonly columns = new Map<string, Kind>();
   private notObject = false;
+
+  /** Adds the kinds of some records' columns, as the log's encoder noted them (see log-plan.ts). */
+  addKinds(kinds: Readonly<Record<string, Kind>>): void {
+    for (const key in kinds) this.columns.set(key, merge(this.columns.get(key) ?? "NULL", kinds[key] as Kind));
+  }
 
   add(structure: string): void {
     let parsed: unknown;
