@@ -149,8 +149,28 @@ function normalizedSql(v: ResolvedView, order = true): string {
   return `(SELECT ${columns.join(", ")} FROM ${order ? sourceRelation(v) : plainSourceRelation(v)})`;
 }
 
-/** (created, position) as one integer ordered the same way: positions are BIGINTs >= 0, below 2^63. */
-const ORDER_KEY = "(CAST(s.cr AS HUGEINT) * 9223372036854775808 + s.seq)";
+/**
+ * A view's whole source as `k0.., ts, f0..` with the created timestamp as read (`cr`, if any) and
+ * the row position in parts (`pf` file index and `pr` row number of a single Parquet source, or
+ * `seq`), for the tie fix: only the few rows that reach `orderKey` pay for converting them, not
+ * every row of the source. `orderKey` is (created, position) of alias `s` as one integer ordered the
+ * same way (positions are BIGINTs >= 0, below 2^63).
+ */
+function rawOrderSql(v: ResolvedView): { relation: string; orderKey: string } {
+  const simple = v.rowOrder === "file" && (v.spec.source.appendedParquet ?? []).length === 0;
+  const columns = [
+    ...v.keyColumns.map((c, j) => `${qi(c)} AS k${j}`),
+    `epoch_us(${qi(v.timestampColumn)}) AS ts`,
+    ...(v.createdColumn === undefined ? [] : [`${qi(v.createdColumn)} AS cr`]),
+    ...(simple ? ["file_index AS pf", "file_row_number AS pr"] : [`${SEQ} AS seq`]),
+    ...v.features.map((f, j) => `${qi(f.sourceColumn)} AS f${j}`),
+  ];
+  const source = v.spec.source;
+  const relation = `(SELECT ${columns.join(", ")} FROM ${simple ? readFileSql(source.path, source.format) : sourceRelation(v)})`;
+  const created = v.createdColumn === undefined ? NO_CREATED : `coalesce(epoch_us(s.cr), ${NO_CREATED})`;
+  const seq = simple ? `CAST(s.pf AS BIGINT) * ${FILE_STRIDE} + s.pr` : "s.seq";
+  return { relation, orderKey: `(CAST(${created} AS HUGEINT) * 9223372036854775808 + (${seq}))` };
+}
 
 const col = (v: ResolvedView, name: string) => `__fw_${v.alias}_${name}`;
 
@@ -194,7 +214,8 @@ export function matchTableSql(tables: Tables, views: ResolvedView[], bounds: Tim
  * source) among the rows sharing the match's keys and event timestamp, so the ASOF join carries no
  * created timestamp or position: one scan of the source keeps the rows of the matches' (keys,
  * event timestamp) groups, and the groups of more than one row give their best row to their
- * matches (most groups have one row: the match itself).
+ * matches (most groups have one row: the match itself). Those groups are found by counting first,
+ * so only their rows are ordered by (created, position), converted from the raw columns then.
  */
 export function fixTableSql(tables: Tables, v: ResolvedView, bounds: TimeBounds): string {
   const feats = v.features.map((_, j) => `s.f${j}`);
@@ -204,17 +225,23 @@ export function fixTableSql(tables: Tables, v: ResolvedView, bounds: TimeBounds)
   const inTtl = `${col(v, "ts")} IS NOT NULL AND ${ETS} IS NOT NULL AND ${withinTtl(v, col(v, "ts"), ETS)}`;
   if (!v.filterCreated) {
     const k = v.spec.joinKeys.map((_, j) => `k${j}`);
-    // arg_max_null: the best row's feature even when NULL (arg_max skips rows with a NULL argument).
-    const best = v.features.map((_, j) => `arg_max_null(s.f${j}, ${ORDER_KEY}) AS f${j}`);
+    const on = (a: string, b: string) => [...sameKeys(v, a, b), `${a}.ts = ${b}.ts`].join(" AND ");
+    // A subquery, not a CTE, each time: the joins then push the matches' range of event timestamps
+    // into the source scan.
+    const m = `(SELECT ${[ROW, ...keys].join(", ")}, ${col(v, "ts")} AS ts FROM ${tables.match} WHERE ${inTtl})`;
+    // The source rows of the matches' groups, once; the groups of more than one row are found by a
+    // count alone, and only their rows go through arg_max_null (the best row's feature even when
+    // NULL: arg_max skips rows with a NULL argument).
+    const source = rawOrderSql(v);
+    const rows = `SELECT s.* FROM ${source.relation} s SEMI JOIN ${m} m ON ${on("m", "s")}`;
+    const ties = `SELECT ${k.join(", ")}, ts FROM j GROUP BY ${k.join(", ")}, ts HAVING count(*) > 1`;
+    const best = v.features.map((_, j) => `arg_max_null(s.f${j}, ${source.orderKey}) AS f${j}`);
     const groups =
-      `SELECT ${k.map((c) => `s.${c}`).join(", ")}, s.ts, ${best.join(", ")} ` +
-      `FROM ${normalizedSql(v)} s SEMI JOIN m ON ${[...sameKeys(v, "m", "s"), "s.ts = m.ts"].join(" AND ")} ` +
-      `GROUP BY ${k.map((c) => `s.${c}`).join(", ")}, s.ts HAVING count(*) > 1`;
+      `SELECT ${k.map((c) => `s.${c}`).join(", ")}, s.ts, ${best.join(", ")} FROM j s SEMI JOIN t ON ${on("t", "s")} ` +
+      `GROUP BY ${k.map((c) => `s.${c}`).join(", ")}, s.ts`;
     return (
-      `CREATE TEMP TABLE ${tables.fix(v)} AS WITH m AS (SELECT ${[ROW, ...keys].join(", ")}, ${col(v, "ts")} AS ts ` +
-      `FROM ${tables.match} WHERE ${inTtl}), g AS (${groups}) ` +
-      `SELECT m.${ROW} AS row, g.ts, ${v.features.map((_, j) => `g.f${j}`).join(", ")} ` +
-      `FROM m JOIN g ON ${[...sameKeys(v, "m", "g"), "g.ts = m.ts"].join(" AND ")}`
+      `CREATE TEMP TABLE ${tables.fix(v)} AS WITH j AS MATERIALIZED (${rows}), t AS (${ties}), g AS (${groups}) ` +
+      `SELECT m.${ROW} AS row, g.ts, ${v.features.map((_, j) => `g.f${j}`).join(", ")} FROM ${m} m JOIN g ON ${on("m", "g")}`
     );
   }
   const matched =

@@ -547,6 +547,46 @@ describe.each(STRATEGIES)("row positions and appended files (%s)", (strategy) =>
     expect(single.rows.map((r) => r.conv_rate)).toEqual(["third"]);
   });
 
+  test("without a created column a tie goes to the last row (Parquet, CSV, appended), on a composite key, NULLs included", async () => {
+    const rows = [
+      [1, "a", "10:00:00", "'first'", 1],
+      [1, "a", "10:00:00", "NULL", 2],
+      [1, "b", "10:00:00", "'other-key'", 3],
+      [2, "a", "09:00:00", "'older'", 4],
+      [2, "a", "10:00:00", "'last'", 5],
+      [2, "a", "10:00:00", "NULL", 6],
+      [2, "a", "10:00:00", "'winner'", 7],
+    ] as const;
+    const sql = (part: readonly (typeof rows)[number][]) =>
+      `SELECT * FROM (VALUES ${part.map(([d, c, t, v, n]) => `(${d}, '${c}', ${T(`2024-01-01 ${t}`)}, ${v}, ${n})`).join(", ")}) ` +
+      "t(driver_id, city, event_timestamp, conv_rate, n)";
+    const entities = await write(
+      `SELECT * FROM (VALUES (1, 'a', ${T("2024-01-01 11:00:00")}), (2, 'a', ${T("2024-01-01 11:00:00")}), (1, 'b', ${T("2024-01-01 11:00:00")}), ` +
+        `(2, 'a', ${T("2024-01-01 09:30:00")})) t(driver_id, city, event_timestamp)`,
+    );
+    const spec = (path: string, format: "parquet" | "csv", appendedParquet?: string[]): FeatureViewSpec => ({
+      name: "driver",
+      joinKeys: ["driver_id", "city"],
+      source: { path, format, timestampField: "event_timestamp", ...(appendedParquet === undefined ? {} : { appendedParquet }) },
+      features: ["conv_rate", "n"],
+      ttlSeconds: 0,
+    });
+    const sources = [
+      spec(await write(sql(rows)), "parquet"),
+      spec(await write(sql(rows), "csv"), "csv"),
+      spec(await write(sql(rows.slice(0, 5))), "parquet", [await write(sql(rows.slice(5, 6))), await write(sql(rows.slice(6)))]),
+    ];
+    for (const s of sources) {
+      const { rows: out } = await run({ entities: { path: entities, format: "parquet" }, views: [s], features: ["driver:conv_rate", "driver:n"] }, strategy);
+      expect(out.map((r) => [r.conv_rate, Number(r.n)])).toEqual([
+        [null, 2],
+        ["winner", 7],
+        ["other-key", 3],
+        ["older", 4],
+      ]);
+    }
+  });
+
   test("infinite timestamps count as missing; extreme ones do not overflow the ttl window", async () => {
     const source = await write(`SELECT * FROM (VALUES
       (1, '-infinity'::TIMESTAMP, 'minus-infinity'),
