@@ -80,6 +80,8 @@ interface Stats {
   p99: number;
   /** Server CPU time (user + system, the whole process tree) per request, microseconds; NaN where /proc is not available. */
   cpuUs: number;
+  /** The load generator's CPU time (this process) per request, microseconds. */
+  clientCpuUs: number;
 }
 
 const children = new Set<ChildProcess>();
@@ -245,6 +247,7 @@ class Tally {
   firstError: string | undefined;
   seconds = 0;
   cpuSeconds = 0;
+  clientCpuSeconds = 0;
 
   stats(): Stats {
     const sorted = Float64Array.from(this.latencies).sort();
@@ -257,6 +260,7 @@ class Tally {
       p50: percentile(sorted, 0.5),
       p99: percentile(sorted, 0.99),
       cpuUs: (this.cpuSeconds * 1e6) / this.latencies.length,
+      clientCpuUs: (this.clientCpuSeconds * 1e6) / this.latencies.length,
     };
   }
 }
@@ -293,6 +297,7 @@ async function drive(target: Target, model: Model, seconds: number, tally: Tally
   const start = performance.now();
   const end = start + seconds * 1000;
   const cpu0 = treeCpuSeconds(target.pid);
+  const client0 = process.cpuUsage();
   try {
     await Promise.all(
       Array.from({ length: target.concurrency }, async (_, i) => {
@@ -316,6 +321,8 @@ async function drive(target: Target, model: Model, seconds: number, tally: Tally
   } finally {
     tally.seconds += (performance.now() - start) / 1000;
     tally.cpuSeconds += treeCpuSeconds(target.pid) - cpu0;
+    const used = process.cpuUsage(client0);
+    tally.clientCpuSeconds += (used.user + used.system) / 1e6;
     client.close();
   }
 }
@@ -397,7 +404,7 @@ async function main(): Promise<void> {
       `load average at start: ${loadavg()[0]?.toFixed(2) ?? "?"} (1 min); other processes on this machine compete for the same cores and widen the spread between runs`,
     );
     if (CPU_PROF_DIR !== undefined) console.log(`both servers run under --cpu-prof (profiles in ${resolve(CPU_PROF_DIR)}); the figures are lower than without`);
-    const header = ["model".padEnd(24), "conn".padStart(4), "flywheel req/s".padStart(15), "p50".padStart(9), "p99".padStart(9), "cpu/req".padStart(8), "floor req/s".padStart(12), "p50".padStart(9), "p99".padStart(9), "cpu/req".padStart(8), "ratio".padStart(6), "x cpu".padStart(6), "errors".padStart(7)];
+    const header = ["model".padEnd(24), "conn".padStart(4), "flywheel req/s".padStart(15), "p50".padStart(9), "p99".padStart(9), "cpu/req".padStart(8), "floor req/s".padStart(12), "p50".padStart(9), "p99".padStart(9), "cpu/req".padStart(8), "ratio".padStart(6), "x cpu".padStart(6), "errors".padStart(7), "client cpu/req".padStart(15)];
     console.log(header.join("  "));
     /** The req/s ratio of every row, and whether the one-process target applies to it. */
     const rows: { label: string; ratio: number; targeted: boolean }[] = [];
@@ -422,6 +429,7 @@ async function main(): Promise<void> {
           ratio.toFixed(2).padStart(6),
           (fw.cpuUs / fl.cpuUs).toFixed(2).padStart(6),
           `${fw.errors}/${fl.errors}`.padStart(7),
+          `${Math.round(fw.clientCpuUs)}/${Math.round(fl.clientCpuUs)} us`.padStart(15),
         ].join("  "),
       );
       for (const [who, st] of [["flywheel", fw], ["floor", fl]] as const) {
@@ -480,7 +488,10 @@ async function main(): Promise<void> {
         `at 1 connection every request waits max_batch_time_ms for companions that never come, so those rows are not held to the target`,
     );
     console.log(`"+2 workers" rows: flywheel serve --workers 2 against the one-process floor (the load generator shares the same 2 cores)`);
-    console.log(`cpu/req: the server's CPU time (user + system, over its process tree) per request; "x cpu" is Flywheel's over the floor's`);
+    console.log(
+      `cpu/req: the server's CPU time (user + system, over its process tree) per request; "x cpu" is Flywheel's over the floor's; ` +
+        `client cpu/req: the load generator's (this process's) CPU time per request, against Flywheel/the floor`,
+    );
     if (failed) console.log("errors: some requests failed (see above); the figures are not valid");
     else console.log("errors: 0 (every answer was 200 with all outputs and the reference label)");
   } finally {
