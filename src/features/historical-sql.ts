@@ -187,7 +187,8 @@ function sameKeys(v: ResolvedView, left: string, right: string): string[] {
 /**
  * The match table: every entity row's number, timestamp and join keys with, per `asof` view, the
  * ASOF-matched row's event timestamp and features (and, filtering by created timestamp, its created
- * timestamp and position; all NULL when no row has an event timestamp at or before it). The other entity columns are not carried through the ASOF
+ * timestamp and position; all NULL when no row has an event timestamp at or before it; the features
+ * NULL when it is outside the ttl). The other entity columns are not carried through the ASOF
  * joins' sorts: the result takes them from the entity table.
  */
 export function matchTableSql(tables: Tables, views: ResolvedView[], bounds: TimeBounds): string {
@@ -198,7 +199,11 @@ export function matchTableSql(tables: Tables, views: ResolvedView[], bounds: Tim
     const a = v.alias;
     // The created timestamp and position only for the fix of filterByCreatedTimestamp (see fixTableSql).
     const order = v.filterCreated ? ["cr", "seq"] : [];
-    picked.push(...["ts", ...order, ...v.features.map((_, j) => `f${j}`)].map((c) => `${a}.${c} AS ${col(v, c)}`));
+    picked.push(...["ts", ...order].map((c) => `${a}.${c} AS ${col(v, c)}`));
+    // Features of a match outside the ttl are NULL here already (an unmatched row's are NULL), and
+    // so are those of an entity row without a timestamp (DuckDB's ASOF operator matches it).
+    const valid = `e.${ETS} IS NOT NULL${ttlMicros(v) === undefined ? "" : ` AND ${withinTtl(v, `${a}.ts`, `e.${ETS}`)}`}`;
+    picked.push(...v.features.map((_, j) => `CASE WHEN ${valid} THEN ${a}.f${j} END AS ${col(v, `f${j}`)}`));
     joins.push(`ASOF LEFT JOIN ${sourceSql(v, bounds, v.filterCreated)} ${a} ON ${[...keyMatch(v, "e", a), `e.${ETS} >= ${a}.ts`].join(" AND ")}`);
   }
   const select = [`e.${ROW}`, `e.${ETS}`, ...keys, ...picked];
@@ -313,9 +318,15 @@ export function resultSql(tables: Tables, entityColumns: ColumnInfo[], views: Re
         return;
       }
       const fixed = `${x}.row IS NOT NULL`;
+      const value = `CASE WHEN ${fixed} THEN ${x}.f${j} ELSE m.${col(v, `f${j}`)} END`;
+      if (!v.filterCreated) {
+        // A fixed row has its match's event timestamp, within the ttl (see fixTableSql).
+        featureExprs[f.outIndex] = `${value} AS ${name}`;
+        return;
+      }
       const ts = `CASE WHEN ${fixed} THEN ${x}.ts ELSE m.${col(v, "ts")} END`;
       const valid = `e.${ETS} IS NOT NULL AND ${ts} IS NOT NULL AND ${withinTtl(v, ts, `e.${ETS}`)}`;
-      featureExprs[f.outIndex] = `CASE WHEN ${valid} THEN (CASE WHEN ${fixed} THEN ${x}.f${j} ELSE m.${col(v, `f${j}`)} END) END AS ${name}`;
+      featureExprs[f.outIndex] = `CASE WHEN ${valid} THEN (${value}) END AS ${name}`;
     });
   }
   const select = [...entityColumns.map((c) => `e.${qi(c.name)}`), ...featureExprs].join(", ");
