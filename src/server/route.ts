@@ -63,9 +63,10 @@ export interface RouteSpec<I> {
   /**
    * A hand-written check for a hot route, tried before the schema: the input when the request is
    * certainly valid (what the schema would produce, for every field the handler reads), undefined
-   * to let the schema decide and word the error.
+   * to let the schema decide and word the error. `params` (the path parameters) win over fields of
+   * the request data with the same names, as they do for the schema.
    */
-  fastInput?: (raw: unknown) => I | undefined;
+  fastInput?: (raw: unknown, params?: Readonly<Record<string, string>>) => I | undefined;
 }
 
 /**
@@ -74,8 +75,10 @@ export interface RouteSpec<I> {
  */
 export function routeInput<I>(spec: Pick<RouteSpec<I>, "input" | "fastInput">, source: unknown, params: Readonly<Record<string, string>> | undefined): I {
   if (spec.input === undefined) return undefined as I;
+  const fast = spec.fastInput?.(source, params);
+  if (fast !== undefined) return fast;
   const raw = params !== undefined && Object.keys(params).length > 0 && typeof source === "object" && source !== null && !Array.isArray(source) ? { ...source, ...params } : source;
-  return spec.fastInput?.(raw) ?? parseInput(spec.input, raw);
+  return parseInput(spec.input, raw);
 }
 
 /**

@@ -134,7 +134,8 @@ export class InferenceService {
    * points.
    */
   async route(ref: ModelRef, ctx?: RoutingContext): Promise<RouteChoice> {
-    if (ref.kind !== "latest") return { ref, route: undefined, shadows: [] };
+    const now = this.routeNow(ref, ctx);
+    if (now !== undefined) return now;
     // A model that cannot be read has no policy; resolving it gives the usual answer (404, 400).
     let settings: ServingSettings;
     try {
@@ -142,12 +143,14 @@ export class InferenceService {
     } catch {
       return { ref, route: undefined, shadows: [] };
     }
-    const traffic = settings.traffic;
-    // Without a policy the request stays on `ref`, whose model these settings are: the run reuses them.
-    if (traffic === undefined) return { ref, route: undefined, shadows: [], settings };
-    const key = traffic.stickyHeader === undefined ? undefined : ctx?.header(traffic.stickyHeader);
-    const chosen = chooseRoute(traffic, key === "" ? undefined : key);
-    return { ref: targetRef(ref.name, chosen.target), route: targetName(chosen.target), shadows: traffic.shadows.map((t) => targetRef(ref.name, t)), settings };
+    return choose(ref, settings, ctx);
+  }
+
+  /** `route`, when it needs nothing read (the model's settings are at hand); else undefined. */
+  private routeNow(ref: ModelRef, ctx?: RoutingContext): RouteChoice | undefined {
+    if (ref.kind !== "latest") return { ref, route: undefined, shadows: [] };
+    const settings = this.models.settingsNow(ref.name);
+    return settings === undefined ? undefined : choose(ref, settings, ctx);
   }
 
   /** Sends copies of `inputs` to the shadow targets, in the background; failures are only reported. */
@@ -191,7 +194,7 @@ export class InferenceService {
   }
 
   async infer(ref: ModelRef, request: InferRequest, ctx?: RoutingContext): Promise<InferResult> {
-    const choice = await this.route(ref, ctx);
+    const choice = this.routeNow(ref, ctx) ?? (await this.route(ref, ctx));
     if (request.log !== undefined && choice.route !== undefined) request.log.arm = choice.route;
     const result = await this.inferAt(choice.ref, request, choice.settings);
     if (choice.shadows.length > 0) this.shadow(ref.name, choice.shadows, request.inputs);
@@ -266,7 +269,7 @@ export class InferenceService {
   ): Promise<[string, RuntimeTensor][]> {
     const feeds = toFeeds(inputs, m.signature);
     const names = selectOutputs(requested, m.signature);
-    const { batching, logSampleRate } = settings ?? (await this.models.settingsFor(m.name));
+    const { batching, logSampleRate } = settings ?? this.models.settingsNow(m.name) ?? (await this.models.settingsFor(m.name));
     const outputs = this.pick(names, batching === undefined || !batchable(m) ? await m.run(feeds, names) : await this.batcherOf(m).submit(feeds, names, batching));
     if (log !== undefined && this.inferenceLog !== undefined && sampled(logSampleRate)) {
       // References only: the row encoding happens later, off the request's path.
@@ -305,6 +308,16 @@ export class InferenceService {
     }
     return b;
   }
+}
+
+/** Where a request that names model `ref` alone goes under the model's settings (its traffic policy, if any). */
+function choose(ref: ModelRef, settings: ServingSettings, ctx: RoutingContext | undefined): RouteChoice {
+  const traffic = settings.traffic;
+  // Without a policy the request stays on `ref`, whose model these settings are: the run reuses them.
+  if (traffic === undefined) return { ref, route: undefined, shadows: [], settings };
+  const key = traffic.stickyHeader === undefined ? undefined : ctx?.header(traffic.stickyHeader);
+  const chosen = chooseRoute(traffic, key === "" ? undefined : key);
+  return { ref: targetRef(ref.name, chosen.target), route: targetName(chosen.target), shadows: traffic.shadows.map((t) => targetRef(ref.name, t)), settings };
 }
 
 /** Whether every input and output the signature declares has a variable first dimension to stack along. */

@@ -78,6 +78,8 @@ interface Entry {
   /** Changes when a deleted model's version number is reused by a new package. */
   stamp: string;
   loading: Promise<{ model: LoadedModel; session: InferenceSession }>;
+  /** What `loading` resolved to, once it has. */
+  loaded?: { model: LoadedModel; session: InferenceSession };
   inFlight: number;
   retired: boolean;
 }
@@ -126,6 +128,8 @@ export function servingSignature(declared: Signature | undefined, session: Pick<
 }
 
 const RESOLVED_CAP = 10_000;
+/** The settings of a model whose registry has no tags to read. */
+const NO_SETTINGS: ServingSettings = Object.freeze({ batching: undefined, logSampleRate: 1 });
 
 function refKey(ref: ModelRef): string {
   switch (ref.kind) {
@@ -145,7 +149,7 @@ export class ModelCache {
   /** Resolutions, each valid while the model's revision token is unchanged. */
   private readonly resolved = new Map<string, { token: string; version: ModelVersion }>();
   /** Serving settings by model name, each read at `at` (a pending read is shared by concurrent requests). */
-  private readonly settings = new Map<string, { at: number; value: Promise<ServingSettings> }>();
+  private readonly settings = new Map<string, { at: number; value: Promise<ServingSettings>; resolved?: ServingSettings }>();
   /** Revision tokens by model name, read at `at` when the local write count was `writes`. */
   private readonly revisions = new Map<string, { at: number; writes: number; token: string | undefined }>();
   private readonly revisionTtlMs: number;
@@ -190,12 +194,19 @@ export class ModelCache {
    */
   async settingsFor(name: string): Promise<ServingSettings> {
     const getModel = this.registry.getModel?.bind(this.registry);
-    if (getModel === undefined) return { batching: undefined, logSampleRate: 1 };
+    if (getModel === undefined) return NO_SETTINGS;
     const now = Date.now();
     const hit = this.settings.get(name);
     if (hit !== undefined && now - hit.at < (this.options.settingsTtlMs ?? 1000)) return hit.value;
-    const value = getModel(name).then((m) => ({ batching: batchConfigOf(m.tags), traffic: trafficPolicyOf(m.tags), logSampleRate: logSampleRateOf(m.tags) }));
-    const entry = { at: now, value };
+    const entry: { at: number; value: Promise<ServingSettings>; resolved?: ServingSettings } = {
+      at: now,
+      value: getModel(name).then((m) => {
+        const settings = { batching: batchConfigOf(m.tags), traffic: trafficPolicyOf(m.tags), logSampleRate: logSampleRateOf(m.tags) };
+        entry.resolved = settings;
+        return settings;
+      }),
+    };
+    const value = entry.value;
     if (this.settings.size >= RESOLVED_CAP) this.settings.clear();
     this.settings.set(name, entry);
     // A failed read is not kept: the next request reads again.
@@ -203,6 +214,34 @@ export class ModelCache {
       if (this.settings.get(name) === entry) this.settings.delete(name);
     });
     return value;
+  }
+
+  /**
+   * `settingsFor(name)` when it is at hand (read, and fresh), without waiting; undefined when it
+   * would have to be read.
+   */
+  settingsNow(name: string): ServingSettings | undefined {
+    if (this.registry.getModel === undefined) return NO_SETTINGS;
+    const hit = this.settings.get(name);
+    return hit !== undefined && Date.now() - hit.at < (this.options.settingsTtlMs ?? 1000) ? hit.resolved : undefined;
+  }
+
+  /**
+   * The loaded model `ref` points at, when everything `use` would read is cached and fresh (the
+   * revision token, the resolution under it, a READY version, its loaded session): what `use`
+   * would find, without a wait. Undefined when anything would have to be read or loaded.
+   */
+  private peek(ref: ModelRef): { entry: Entry; model: LoadedModel } | undefined {
+    if (this.closed || this.revisionTtlMs === 0) return undefined;
+    const writes = this.registry.localWriteCount?.();
+    const rev = this.revisions.get(ref.name);
+    if (writes === undefined || rev === undefined || rev.token === undefined || rev.writes !== writes || performance.now() - rev.at >= this.revisionTtlMs) return undefined;
+    const hit = this.resolved.get(refKey(ref));
+    if (hit === undefined || hit.token !== rev.token || hit.version.status !== "READY") return undefined;
+    const v = hit.version;
+    const entry = this.entries.get(`${v.name}\u0000${v.version}`);
+    if (entry?.loaded === undefined || entry.stamp !== `${v.creationTime}\u0000${v.source}`) return undefined;
+    return { entry, model: entry.loaded.model };
   }
 
   /** The version `ref` points at now; a version that is not READY is refused (400). Unknown names are 404s. */
@@ -234,13 +273,18 @@ export class ModelCache {
 
   /** Runs `fn` with the loaded model `ref` points at now; the session is not released while `fn` runs. */
   async use<T>(ref: ModelRef, fn: (model: LoadedModel) => Promise<T>): Promise<T> {
-    const version = await this.resolveReady(ref);
-    if (this.closed) throw new ServingError(500, "the model server is shutting down");
-    const entry = this.entryFor(version);
+    // Most requests find everything cached: no awaits before `fn`.
+    const hot = this.peek(ref);
+    let entry: Entry;
+    if (hot !== undefined) entry = hot.entry;
+    else {
+      const version = await this.resolveReady(ref);
+      if (this.closed) throw new ServingError(500, "the model server is shutting down");
+      entry = this.entryFor(version);
+    }
     entry.inFlight++;
     try {
-      const { model } = await entry.loading;
-      return await fn(model);
+      return await fn(hot?.model ?? (await entry.loading).model);
     } finally {
       entry.inFlight--;
       if (entry.retired && entry.inFlight === 0) void release(entry);
@@ -271,9 +315,14 @@ export class ModelCache {
     }
     const entry: Entry = { stamp, loading: this.load(v), inFlight: 0, retired: false };
     // A failed load is not cached: the next request tries again.
-    entry.loading.catch(() => {
-      if (this.entries.get(key) === entry) this.entries.delete(key);
-    });
+    entry.loading.then(
+      (loaded) => {
+        entry.loaded = loaded;
+      },
+      () => {
+        if (this.entries.get(key) === entry) this.entries.delete(key);
+      },
+    );
     this.entries.set(key, entry);
     return entry;
   }

@@ -70,4 +70,17 @@ describe("fastInferInput", () => {
     );
     expect(fastPath, "some generated requests take the fast path").toBeGreaterThan(100);
   });
+
+  test("path parameters win over the body's fields, as when they are merged into the body (property)", () => {
+    const value = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(undefined));
+    const params = fc.oneof(fc.record({ model: fc.constantFrom("iris", "m@champion") }), fc.record({ model: fc.constantFrom("iris", "m"), version: fc.constantFrom("1", "3") }));
+    fc.assert(
+      fc.property(fc.constantFrom(...VALID), value, value, params, (valid, model, version, p) => {
+        const body: Record<string, unknown> = { ...valid, model, version };
+        const merged = { ...body, ...p };
+        expect(fastInferInput(body, p)).toEqual(fastInferInput(merged));
+      }),
+      { numRuns: 500 },
+    );
+  });
 });

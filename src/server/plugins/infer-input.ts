@@ -38,10 +38,14 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "obj
  * only what the `inferInput` schema accepts, with the same values for every field the handler
  * reads; anything else (parameters, binary tensors, any field out of place) is left to the schema,
  * which words the error. Running the schema costs more than all of this on every small request.
+ * `params`: the path parameters, which win over the body's fields of the same name.
  */
-export function fastInferInput(raw: unknown): InferInput | undefined {
+export function fastInferInput(raw: unknown, params?: Readonly<Record<string, string>>): InferInput | undefined {
   if (!isRecord(raw)) return undefined;
-  const { inputs, model, version, id, outputs, parameters } = raw;
+  const { inputs, id, outputs, parameters } = raw;
+  // Path parameters win over the body's fields of the same name.
+  const model = params !== undefined && "model" in params ? params.model : raw.model;
+  const version = params !== undefined && "version" in params ? params.version : raw.version;
   if (parameters !== undefined || typeof model !== "string" || !Array.isArray(inputs) || inputs.length === 0) return undefined;
   if ((version !== undefined && typeof version !== "string") || (id !== undefined && typeof id !== "string")) return undefined;
   const tensors: InferTensor[] = [];

@@ -227,10 +227,61 @@ export function planKey(e: PlanInput, rows: number): string {
 }
 
 const plans = new Map<string, LogPlan>();
+/** The last plan used per model: most entries of a model have its last entry's layout, checked without building a key. */
+const lastPlans = new Map<string, { plan: LogPlan; rows: number; version: string; inputs: Layout[]; outputs: Layout[] }>();
 const MAX_PLANS = 1000;
+
+/** A tensor's name, element type and dimensions, as a plan was built for them. */
+interface Layout {
+  name: string;
+  type: string;
+  dims: readonly number[];
+}
+
+/** Whether a tensor has the layout a plan was built for (the first dimension only as "rows or not"). */
+function sameLayout(name: string, t: RuntimeTensor, l: Layout, rows: number, lastRows: number): boolean {
+  if (name !== l.name || t.type !== l.type || t.dims.length !== l.dims.length) return false;
+  for (let d = 0; d < t.dims.length; d++) {
+    const a = t.dims[d] as number;
+    const b = l.dims[d] as number;
+    if (d === 0 ? (a === rows) !== (b === lastRows) || (a !== rows && a !== b) : a !== b) return false;
+  }
+  return true;
+}
+
+function sameInputs(layouts: readonly Layout[], inputs: Readonly<Record<string, RuntimeTensor>>, rows: number, lastRows: number): boolean {
+  let k = 0;
+  for (const name in inputs) {
+    const l = layouts[k++];
+    if (l === undefined || !sameLayout(name, inputs[name] as RuntimeTensor, l, rows, lastRows)) return false;
+  }
+  return k === layouts.length;
+}
+
+function sameOutputs(layouts: readonly Layout[], outputs: readonly (readonly [string, RuntimeTensor])[], rows: number, lastRows: number): boolean {
+  if (outputs.length !== layouts.length) return false;
+  for (let k = 0; k < outputs.length; k++) {
+    const [name, t] = outputs[k] as readonly [string, RuntimeTensor];
+    if (!sameLayout(name, t, layouts[k] as Layout, rows, lastRows)) return false;
+  }
+  return true;
+}
+
+const layoutsOf = (list: readonly (readonly [string, RuntimeTensor])[]): Layout[] => list.map(([name, t]) => ({ name, type: t.type, dims: [...t.dims] }));
 
 /** The plan for an entry of `rows` rows, built on first use. */
 export function planFor(e: PlanInput, rows: number): LogPlan {
+  const last = lastPlans.get(e.model);
+  if (
+    last !== undefined &&
+    last.version === e.version &&
+    (last.rows === 1) === (rows === 1) &&
+    last.plan.fits(e) &&
+    sameInputs(last.inputs, e.inputs, rows, last.rows) &&
+    sameOutputs(last.outputs, e.outputs, rows, last.rows)
+  ) {
+    return last.plan;
+  }
   const key = planKey(e, rows);
   let plan = plans.get(key);
   if (plan === undefined || !plan.fits(e)) {
@@ -238,5 +289,7 @@ export function planFor(e: PlanInput, rows: number): LogPlan {
     if (plans.size >= MAX_PLANS) plans.clear();
     plans.set(key, plan);
   }
+  if (lastPlans.size >= MAX_PLANS) lastPlans.clear();
+  lastPlans.set(e.model, { plan, rows, version: e.version, inputs: layoutsOf(Object.entries(e.inputs)), outputs: layoutsOf(e.outputs) });
   return plan;
 }
