@@ -175,3 +175,34 @@ test("the log rolls its own segments with its hints, and a segment it did not wr
     await log.close();
   }
 });
+
+test("a segment with records outside its hints is rolled by reading it: no record is lost", async () => {
+  const d = tempDir("flywheel-hints-missing-");
+  dirs.push(d);
+  const entry = (id: string, model: string): InferenceLogEntry => ({
+    requestId: id,
+    protocol: "v2",
+    time: T0,
+    latencyMs: 1,
+    model,
+    version: "1",
+    inputs: { x: { type: "float32", dims: [1, 2], data: Float32Array.from([1, 2]) } },
+    outputs: [["label", { type: "int64", dims: [1], data: BigInt64Array.from([1n]) }]],
+  });
+  const entries = [entry("a", "m1"), entry("b", "m2")];
+  mkdirSync(join(d.path, "segments"));
+  const segment = join(d.path, "segments", segmentFileName("feedface", 1));
+  writeFileSync(segment, entries.map(encodeEntry).join(""));
+  const db = await OfflineDb.open(ROLL_DB_OPTIONS);
+  try {
+    // Hints that know only m1's rows.
+    const files = await rollSegment(db, segment, { parquetRoot: join(d.path, "parquet"), timeField: "ts", fixed: CORE_COLUMNS, byModel: true }, hintsOf(entries.slice(0, 1)));
+    const rows = await db.query(`SELECT model, request_id FROM read_parquet([${files.map(quoteLiteral).join(", ")}], union_by_name = true) ORDER BY model`);
+    expect(rows).toEqual([
+      { model: "m1", request_id: "a" },
+      { model: "m2", request_id: "b" },
+    ]);
+  } finally {
+    db.close();
+  }
+});

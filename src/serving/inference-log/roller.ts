@@ -81,6 +81,7 @@ export async function rollSegment(db: OfflineDb, segmentPath: string, spec: Roll
   const hinted = hints !== undefined && spec.byModel && spec.fixedOnly !== true;
   const groups = hinted ? hintedGroups(hints, spec.fixed) : await groupStructures(db, source, { groupBy: [model, hour], fixed: spec.fixed, fixedOnly: spec.fixedOnly === true });
   const written: string[] = [];
+  let copied = 0;
   for (const { key, structure } of groups) {
     const [m, h] = key;
     if (typeof h !== "string" || (spec.byModel && typeof m !== "string")) continue;
@@ -93,6 +94,7 @@ export async function rollSegment(db: OfflineDb, segmentPath: string, spec: Roll
     try {
       const rows = await db.run(`COPY (${typedSelect(source, structure, where)}) TO ${quoteLiteral(tmp)} (FORMAT parquet, ROW_GROUP_SIZE_BYTES ${quoteLiteral(ROW_GROUP_BYTES)})`);
       // A hinted group may have no rows (a group whose write failed part way): no file for it.
+      copied += rows;
       if (rows === 0 && hinted) {
         await rm(tmp, { force: true });
         continue;
@@ -105,6 +107,12 @@ export async function rollSegment(db: OfflineDb, segmentPath: string, spec: Roll
     }
     await syncDir(dir);
     written.push(target);
+  }
+  if (hinted) {
+    // Every record must be in some hinted group before the segment goes: one that is not (the
+    // hints missed it) sends the segment down the reading path, which rewrites the same files.
+    const [{ n } = { n: -1 }] = await db.query(`SELECT count(*)::BIGINT AS n FROM ${source} WHERE json IS NOT NULL`);
+    if (Number(n) !== copied) return rollSegment(db, segmentPath, spec);
   }
   await unlink(segmentPath).catch((e: NodeJS.ErrnoException) => {
     // Another process rolled and removed it first: its files have the same names and contents.
