@@ -169,8 +169,21 @@ interface V2Answer {
 /** How the V2 infer route reads its input (the fast path reads it the same way). */
 const V2_INFER_INPUT = { input: inferInput, fastInput: fastInferInput };
 
+/** Recent answers of `v2InferPath` (a server sees a handful of model URLs over and over). */
+const inferPaths = new Map<string, Readonly<{ model: string; version?: string }> | undefined>();
+
 /** `/v2/models/<m>/infer` or `/v2/models/<m>/versions/<v>/infer` (no query string), decoded; undefined otherwise. */
-export function v2InferPath(url: string): { model: string; version?: string } | undefined {
+export function v2InferPath(url: string): Readonly<{ model: string; version?: string }> | undefined {
+  const known = inferPaths.get(url);
+  if (known !== undefined || inferPaths.has(url)) return known;
+  const target = parseV2InferPath(url);
+  if (url.length > 256) return target;
+  if (inferPaths.size >= 1000) inferPaths.clear();
+  inferPaths.set(url, target === undefined ? undefined : Object.freeze(target));
+  return target;
+}
+
+function parseV2InferPath(url: string): { model: string; version?: string } | undefined {
   const prefix = "/v2/models/";
   const suffix = "/infer";
   if (!url.startsWith(prefix) || !url.endsWith(suffix) || url.length > 4096 || url.includes("?")) return undefined;
