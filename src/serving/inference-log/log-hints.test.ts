@@ -142,19 +142,24 @@ test("rolling with the encoder's hints writes what rolling by reading the record
   }
 }, 120_000);
 
-test("the log rolls its own segments with its hints, and a segment it did not write by reading it", async () => {
-  const d = tempDir("flywheel-hints-log-");
-  dirs.push(d);
-  const entry = (id: string, model: string, x: number): InferenceLogEntry => ({
+/** A one-row entry: two float32 inputs and an int64 label. */
+function smallEntry(id: string, model: string, x: [number, number], label: bigint): InferenceLogEntry {
+  return {
     requestId: id,
     protocol: "v2",
     time: T0,
     latencyMs: 1,
     model,
     version: "1",
-    inputs: { x: { type: "float32", dims: [1, 2], data: Float32Array.from([x, Number.NaN]) } },
-    outputs: [["label", { type: "int64", dims: [1], data: BigInt64Array.from([2n ** 60n]) }]],
-  });
+    inputs: { x: { type: "float32", dims: [1, 2], data: Float32Array.from(x) } },
+    outputs: [["label", { type: "int64", dims: [1], data: BigInt64Array.from([label]) }]],
+  };
+}
+
+test("the log rolls its own segments with its hints, and a segment it did not write by reading it", async () => {
+  const d = tempDir("flywheel-hints-log-");
+  dirs.push(d);
+  const entry = (id: string, model: string, x: number) => smallEntry(id, model, [x, Number.NaN], 2n ** 60n);
   const log = await InferenceLog.open(d.path, { groupCommitMs: 1 });
   try {
     log.offer(entry("a", "m1", 1.5));
@@ -179,17 +184,7 @@ test("the log rolls its own segments with its hints, and a segment it did not wr
 test("a segment with records outside its hints is rolled by reading it: no record is lost", async () => {
   const d = tempDir("flywheel-hints-missing-");
   dirs.push(d);
-  const entry = (id: string, model: string): InferenceLogEntry => ({
-    requestId: id,
-    protocol: "v2",
-    time: T0,
-    latencyMs: 1,
-    model,
-    version: "1",
-    inputs: { x: { type: "float32", dims: [1, 2], data: Float32Array.from([1, 2]) } },
-    outputs: [["label", { type: "int64", dims: [1], data: BigInt64Array.from([1n]) }]],
-  });
-  const entries = [entry("a", "m1"), entry("b", "m2")];
+  const entries = [smallEntry("a", "m1", [1, 2], 1n), smallEntry("b", "m2", [1, 2], 1n)];
   mkdirSync(join(d.path, "segments"));
   const segment = join(d.path, "segments", segmentFileName("feedface", 1));
   writeFileSync(segment, entries.map(encodeEntry).join(""));

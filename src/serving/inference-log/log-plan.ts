@@ -18,10 +18,11 @@ export const INPUT_PREFIX = "input.";
 export const OUTPUT_PREFIX = "output.";
 export const PROBA_PREFIX = "proba.";
 
-/** What a plan needs of an entry. */
+/** What a plan needs of an entry (the model, its version, and the tensors' layout). */
 export interface PlanInput {
   model: string;
   version: string;
+  /** The package's ordered feature list, when it has one. */
   features?: readonly string[] | undefined;
   classNames?: readonly string[] | undefined;
   inputs: Readonly<Record<string, RuntimeTensor>>;

@@ -17,7 +17,7 @@
  * Non-finite numbers are written as null; 64-bit integers beyond 2^53 as decimal strings.
  */
 import type { RuntimeTensor, TensorValue } from "../tensors.js";
-import { kindBit, planFor, type TensorColumn } from "./log-plan.js";
+import { kindBit, planFor, type PlanInput, type TensorColumn } from "./log-plan.js";
 import { json, textAt } from "./log-values.js";
 import type { Kind } from "./structure.js";
 
@@ -37,19 +37,13 @@ export const CORE_COLUMNS = {
 export { INPUT_PREFIX, OUTPUT_PREFIX, PROBA_PREFIX } from "./log-plan.js";
 
 /** What the serving path hands the log: references to tensors it already holds, nothing copied. */
-export interface InferenceLogEntry {
+export interface InferenceLogEntry extends PlanInput {
   requestId: string;
   protocol: LogProtocol;
   /** When the request arrived, epoch milliseconds. */
   time: number;
   latencyMs: number;
-  model: string;
-  version: string;
-  /** The package's ordered feature list, when it has one. */
-  features?: readonly string[] | undefined;
-  classNames?: readonly string[] | undefined;
   inputs: Readonly<Record<string, TensorValue>>;
-  outputs: readonly (readonly [string, RuntimeTensor])[];
   featuresFromStore?: readonly string[] | undefined;
   /** The traffic route (deployment arm) the request took, when the model's policy routed it. */
   arm?: string | undefined;
