@@ -75,6 +75,22 @@ function jsonAnyContentType(app: FastifyInstance, bodyLimit: number): void {
   });
 }
 
+/**
+ * JSON bodies as Fastify parses them (prototype poisoning refused), except that an empty body is
+ * `{}`, as the MLflow routes take it: a DELETE sent with a JSON content type and no body is
+ * answered, and an empty POST gets the schema's answer naming the missing field rather than a
+ * malformed-JSON error.
+ */
+function emptyJsonIsObject(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
+    if (text.trim() === "") done(null, {});
+    else void parse(req, text, (err, value) => (err === null ? done(null, value) : done(new FlywheelError("FW_REQUEST_MALFORMED_JSON", `Malformed JSON request body: ${err.message}`), undefined)));
+  });
+}
+
 function fastifyFor(deps: AppDeps, bodyLimit: number, fastPaths: FastPaths): FastifyInstance {
   return Fastify({
     // The hot inference request is answered on the bare server before Fastify (see fast-paths.ts).
@@ -116,8 +132,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.role === "serving") {
     // The serving role only reads the registry and the artifact store: any number of replicas.
     await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics, inferenceLog, fastPaths }, registry));
-    await app.register(predictPlugin({ features: deps.features, metrics }, registry), { prefix: "/api/v1" });
-    if (inferenceLog !== undefined) await app.register(inferenceLogPlugin(inferenceLog, registry), { prefix: "/api/v1" });
+    await app.register(
+      async (scope) => {
+        emptyJsonIsObject(scope);
+        await scope.register(predictPlugin({ features: deps.features, metrics }, registry));
+        if (inferenceLog !== undefined) await scope.register(inferenceLogPlugin(inferenceLog, registry));
+      },
+      { prefix: "/api/v1" },
+    );
     return withOpenApi(app, registry);
   }
   const monitors = monitorService(app, deps, registryService, lineage, clock);
@@ -138,6 +160,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   await app.register(
     async (scope) => {
+      emptyJsonIsObject(scope);
       await scope.register(modelsPlugin(registryService, registry));
       await scope.register(governancePlugin(registryService, registry));
       await scope.register(lineagePlugin(lineage, registry));

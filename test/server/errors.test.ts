@@ -77,6 +77,23 @@ describe("bad input over HTTP", () => {
     expect(res.status).toBe(200);
   });
 
+  test("/api/v1 reads an empty JSON body as {} (as the MLflow routes do) and still refuses malformed or poisoned JSON", async () => {
+    const send = async (method: string, path: string, body?: string) => {
+      const res = await fetch(`${s.url}${path}`, { method, headers: { "content-type": "application/json" }, ...(body === undefined ? {} : { body }) });
+      return { status: res.status, json: (await res.json()) as { error_code?: string; message?: string } };
+    };
+    // No body with a JSON content type: the route's own answer (an unknown model), not malformed JSON.
+    expect(await send("DELETE", "/api/v1/models/nobody/traffic")).toMatchObject({ status: 404, json: { error_code: "FW_REGISTRY_MODEL_NOT_FOUND" } });
+    // An empty POST: the schema names the missing field.
+    const empty = await send("PUT", "/api/v1/models/nobody/traffic", "");
+    expect(empty.status).toBe(400);
+    expect(empty.json.message).toContain("'routes'");
+    expect(await send("PUT", "/api/v1/models/nobody/traffic", "{nope")).toMatchObject({ status: 400, json: { error_code: "FW_REQUEST_MALFORMED_JSON" } });
+    const poisoned = await send("PUT", "/api/v1/models/nobody/traffic", '{"routes": [], "__proto__": {"polluted": true}}');
+    expect(poisoned.status).toBe(400);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   test("unknown endpoints answer ENDPOINT_NOT_FOUND; our own paths answer our code", async () => {
     expect(await s.call("GET", "/api/2.0/mlflow/nothing/here")).toMatchObject({ status: 404, json: { error_code: "ENDPOINT_NOT_FOUND" } });
     expect(await s.call("GET", "/api/v1/nothing")).toMatchObject({ status: 404, json: { error_code: "FW_ROUTE_NOT_FOUND" } });
