@@ -128,6 +128,10 @@ export function servingSignature(declared: Signature | undefined, session: Pick<
 }
 
 const RESOLVED_CAP = 10_000;
+/** A version's session, by name and version number; `stampOf` tells a reused number's new package apart. */
+const entryKey = (v: ModelVersion) => `${v.name}\u0000${v.version}`;
+const stampOf = (v: ModelVersion) => `${v.creationTime}\u0000${v.source}`;
+
 /** The settings of a model whose registry has no tags to read. */
 const NO_SETTINGS: ServingSettings = Object.freeze({ batching: undefined, logSampleRate: 1 });
 
@@ -239,8 +243,8 @@ export class ModelCache {
     const hit = this.resolved.get(refKey(ref));
     if (hit === undefined || hit.token !== rev.token || hit.version.status !== "READY") return undefined;
     const v = hit.version;
-    const entry = this.entries.get(`${v.name}\u0000${v.version}`);
-    if (entry?.loaded === undefined || entry.stamp !== `${v.creationTime}\u0000${v.source}`) return undefined;
+    const entry = this.entries.get(entryKey(v));
+    if (entry?.loaded === undefined || entry.stamp !== stampOf(v)) return undefined;
     return { entry, model: entry.loaded.model };
   }
 
@@ -305,8 +309,8 @@ export class ModelCache {
   }
 
   private entryFor(v: ModelVersion): Entry {
-    const key = `${v.name}\u0000${v.version}`;
-    const stamp = `${v.creationTime}\u0000${v.source}`;
+    const key = entryKey(v);
+    const stamp = stampOf(v);
     const existing = this.entries.get(key);
     if (existing !== undefined && existing.stamp === stamp) return existing;
     if (existing !== undefined) {
