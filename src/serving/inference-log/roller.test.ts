@@ -116,3 +116,23 @@ test("column types merged across records: numbers as DOUBLE, lists by element, c
     db.close();
   }
 });
+
+test("a segment of wide records (1024-value lists, 2,500 rows: more than one DuckDB vector) rolls within the memory limit", async () => {
+  const { segment, spec } = setup();
+  const list = `[${Array.from({ length: 1024 }, (_, k) => Math.fround(Math.sin(k)).toPrecision(9)).join(",")}]`;
+  let text = "";
+  for (let i = 0; i < 2500; i++) {
+    text += `{"request_id":"w${i}","row":0,"ts":"2024-05-01T10:00:00.${String(i % 1000).padStart(3, "0")}Z","model":"wide","version":"1","protocol":"v2","latency_ms":1,"input.x":${list},"prediction":${i}}\n`;
+  }
+  writeFileSync(segment, text);
+  const db = await OfflineDb.open(ROLL_DB_OPTIONS);
+  try {
+    // The filter's JSON extractions and the typing in one pipeline ran out of the 512 MB limit here.
+    const [file] = await rollSegment(db, segment, spec);
+    const parquet = `read_parquet(${quoteLiteral(file as string)}, hive_partitioning = false)`;
+    expect(await db.query(`SELECT count(*)::INTEGER AS n, max(len("input.x"))::INTEGER AS width FROM ${parquet}`)).toEqual([{ n: 2500, width: 1024 }]);
+    expect((await db.describe(parquet)).find((c) => c.name === "input.x")?.type).toBe("DOUBLE[]");
+  } finally {
+    db.close();
+  }
+}, 60_000);
