@@ -134,8 +134,11 @@ export class InferenceService {
    * points.
    */
   async route(ref: ModelRef, ctx?: RoutingContext): Promise<RouteChoice> {
-    const now = this.routeNow(ref, ctx);
-    if (now !== undefined) return now;
+    return this.routeNow(ref, ctx) ?? this.readRoute(ref, ctx);
+  }
+
+  /** `route` for a model whose settings must be read first. */
+  private async readRoute(ref: ModelRef, ctx?: RoutingContext): Promise<RouteChoice> {
     // A model that cannot be read has no policy; resolving it gives the usual answer (404, 400).
     let settings: ServingSettings;
     try {
@@ -194,7 +197,7 @@ export class InferenceService {
   }
 
   async infer(ref: ModelRef, request: InferRequest, ctx?: RoutingContext): Promise<InferResult> {
-    const choice = this.routeNow(ref, ctx) ?? (await this.route(ref, ctx));
+    const choice = this.routeNow(ref, ctx) ?? (await this.readRoute(ref, ctx));
     if (request.log !== undefined && choice.route !== undefined) request.log.arm = choice.route;
     const result = await this.inferAt(choice.ref, request, choice.settings);
     if (choice.shadows.length > 0) this.shadow(ref.name, choice.shadows, request.inputs);

@@ -182,13 +182,25 @@ export class ModelCache {
   private async revision(name: string): Promise<string | undefined> {
     const writes = this.registry.localWriteCount?.();
     if (writes === undefined || this.revisionTtlMs === 0) return this.registry.modelRevision(name);
+    const hit = this.freshRevision(name, writes);
+    if (hit !== undefined) return hit.token;
     const now = performance.now();
-    const hit = this.revisions.get(name);
-    if (hit !== undefined && hit.writes === writes && now - hit.at < this.revisionTtlMs) return hit.token;
     const token = await this.registry.modelRevision(name);
     if (this.revisions.size >= RESOLVED_CAP) this.revisions.clear();
     this.revisions.set(name, { at: now, writes, token });
     return token;
+  }
+
+  /** The revision token read for `name` that may still be reused (`revision`'s rule), if any. */
+  private freshRevision(name: string, writes: number): { token: string | undefined } | undefined {
+    const hit = this.revisions.get(name);
+    return hit !== undefined && hit.writes === writes && performance.now() - hit.at < this.revisionTtlMs ? hit : undefined;
+  }
+
+  /** The settings read for `name` that are not yet `settingsTtlMs` old, if any. */
+  private freshSettings(name: string): { value: Promise<ServingSettings>; resolved?: ServingSettings } | undefined {
+    const hit = this.settings.get(name);
+    return hit !== undefined && Date.now() - hit.at < (this.options.settingsTtlMs ?? 1000) ? hit : undefined;
   }
 
   /**
@@ -199,9 +211,9 @@ export class ModelCache {
   async settingsFor(name: string): Promise<ServingSettings> {
     const getModel = this.registry.getModel?.bind(this.registry);
     if (getModel === undefined) return NO_SETTINGS;
+    const hit = this.freshSettings(name);
+    if (hit !== undefined) return hit.value;
     const now = Date.now();
-    const hit = this.settings.get(name);
-    if (hit !== undefined && now - hit.at < (this.options.settingsTtlMs ?? 1000)) return hit.value;
     const entry: { at: number; value: Promise<ServingSettings>; resolved?: ServingSettings } = {
       at: now,
       value: getModel(name).then((m) => {
@@ -226,8 +238,7 @@ export class ModelCache {
    */
   settingsNow(name: string): ServingSettings | undefined {
     if (this.registry.getModel === undefined) return NO_SETTINGS;
-    const hit = this.settings.get(name);
-    return hit !== undefined && Date.now() - hit.at < (this.options.settingsTtlMs ?? 1000) ? hit.resolved : undefined;
+    return this.freshSettings(name)?.resolved;
   }
 
   /**
@@ -238,8 +249,8 @@ export class ModelCache {
   private peek(ref: ModelRef): { entry: Entry; model: LoadedModel } | undefined {
     if (this.closed || this.revisionTtlMs === 0) return undefined;
     const writes = this.registry.localWriteCount?.();
-    const rev = this.revisions.get(ref.name);
-    if (writes === undefined || rev === undefined || rev.token === undefined || rev.writes !== writes || performance.now() - rev.at >= this.revisionTtlMs) return undefined;
+    const rev = writes === undefined ? undefined : this.freshRevision(ref.name, writes);
+    if (rev?.token === undefined) return undefined;
     const hit = this.resolved.get(refKey(ref));
     if (hit === undefined || hit.token !== rev.token || hit.version.status !== "READY") return undefined;
     const v = hit.version;

@@ -94,11 +94,7 @@ export class LogPlan {
   /** Structures already built, by the kind bits of their columns. */
   private readonly shapes = new Map<string, Readonly<Record<string, Kind>>>();
 
-  constructor(
-    readonly key: string,
-    e: PlanInput,
-    rows: number,
-  ) {
+  constructor(e: PlanInput, rows: number) {
     this.features = e.features;
     this.classNames = e.classNames;
     const inputs = Object.entries(e.inputs);
@@ -141,7 +137,7 @@ export class LogPlan {
   /** Value columns a row has (each gets a kind). */
   readonly columnCount: number;
 
-  /** Whether `e` can be encoded with this plan (its key matched): the same feature and class lists. */
+  /** Whether `e`, whose tensors have this plan's layout, has its feature and class lists too. */
   fits(e: PlanInput): boolean {
     return e.features === this.features && e.classNames === this.classNames;
   }
@@ -214,24 +210,6 @@ function tensorColumn(key: string, from: "input" | "output", k: number, t: Runti
   return column(key, from, k, width, 0, width);
 }
 
-/** A plan's key: model, version and every tensor's name, element type and dimensions (the first as "rows" when it is). */
-export function planKey(e: PlanInput, rows: number): string {
-  let key = `${e.model}\u0000${e.version}\u0000${rows === 1 ? 1 : 0}`;
-  const dims = (t: RuntimeTensor) => {
-    let s = `${t.type}:${t.dims.length}`;
-    for (let d = 0; d < t.dims.length; d++) s += d === 0 && t.dims[0] === rows ? ":r" : `:${t.dims[d] as number}`;
-    return s;
-  };
-  for (const name in e.inputs) key += `\u0000i${name}\u0000${dims(e.inputs[name] as RuntimeTensor)}`;
-  for (const [name, t] of e.outputs) key += `\u0000o${name}\u0000${dims(t)}`;
-  return key;
-}
-
-const plans = new Map<string, LogPlan>();
-/** The last plan used per model: most entries of a model have its last entry's layout, checked without building a key. */
-const lastPlans = new Map<string, { plan: LogPlan; rows: number; version: string; inputs: Layout[]; outputs: Layout[] }>();
-const MAX_PLANS = 1000;
-
 /** A tensor's name, element type and dimensions, as a plan was built for them. */
 interface Layout {
   name: string;
@@ -239,58 +217,61 @@ interface Layout {
   dims: readonly number[];
 }
 
+/** A plan with what it was built for: the version, the rows of that entry and its tensors' layouts. */
+interface Built {
+  plan: LogPlan;
+  version: string;
+  rows: number;
+  inputs: Layout[];
+  outputs: Layout[];
+}
+
 /** Whether a tensor has the layout a plan was built for (the first dimension only as "rows or not"). */
-function sameLayout(name: string, t: RuntimeTensor, l: Layout, rows: number, lastRows: number): boolean {
+function sameLayout(name: string, t: RuntimeTensor, l: Layout, rows: number, builtRows: number): boolean {
   if (name !== l.name || t.type !== l.type || t.dims.length !== l.dims.length) return false;
   for (let d = 0; d < t.dims.length; d++) {
     const a = t.dims[d] as number;
     const b = l.dims[d] as number;
-    if (d === 0 ? (a === rows) !== (b === lastRows) || (a !== rows && a !== b) : a !== b) return false;
+    if (d === 0 ? (a === rows) !== (b === builtRows) || (a !== rows && a !== b) : a !== b) return false;
   }
   return true;
 }
 
-function sameInputs(layouts: readonly Layout[], inputs: Readonly<Record<string, RuntimeTensor>>, rows: number, lastRows: number): boolean {
+/** Whether an entry of `rows` rows is encoded by `b`'s plan: same version, feature and class lists, tensor layouts. */
+function fits(b: Built, e: PlanInput, rows: number): boolean {
+  if (b.version !== e.version || (b.rows === 1) !== (rows === 1) || !b.plan.fits(e) || e.outputs.length !== b.outputs.length) return false;
   let k = 0;
-  for (const name in inputs) {
-    const l = layouts[k++];
-    if (l === undefined || !sameLayout(name, inputs[name] as RuntimeTensor, l, rows, lastRows)) return false;
+  for (const name in e.inputs) {
+    const l = b.inputs[k++];
+    if (l === undefined || !sameLayout(name, e.inputs[name] as RuntimeTensor, l, rows, b.rows)) return false;
   }
-  return k === layouts.length;
-}
-
-function sameOutputs(layouts: readonly Layout[], outputs: readonly (readonly [string, RuntimeTensor])[], rows: number, lastRows: number): boolean {
-  if (outputs.length !== layouts.length) return false;
-  for (let k = 0; k < outputs.length; k++) {
-    const [name, t] = outputs[k] as readonly [string, RuntimeTensor];
-    if (!sameLayout(name, t, layouts[k] as Layout, rows, lastRows)) return false;
+  if (k !== b.inputs.length) return false;
+  for (let j = 0; j < e.outputs.length; j++) {
+    const [name, t] = e.outputs[j] as readonly [string, RuntimeTensor];
+    if (!sameLayout(name, t, b.outputs[j] as Layout, rows, b.rows)) return false;
   }
   return true;
 }
 
 const layoutsOf = (list: readonly (readonly [string, RuntimeTensor])[]): Layout[] => list.map(([name, t]) => ({ name, type: t.type, dims: [...t.dims] }));
 
+/** Plans by model, the last used first (most entries of a model have its last entry's layout). */
+const plans = new Map<string, Built[]>();
+const MAX_MODELS = 1000;
+const MAX_PLANS_PER_MODEL = 16;
+
 /** The plan for an entry of `rows` rows, built on first use. */
 export function planFor(e: PlanInput, rows: number): LogPlan {
-  const last = lastPlans.get(e.model);
-  if (
-    last !== undefined &&
-    last.version === e.version &&
-    (last.rows === 1) === (rows === 1) &&
-    last.plan.fits(e) &&
-    sameInputs(last.inputs, e.inputs, rows, last.rows) &&
-    sameOutputs(last.outputs, e.outputs, rows, last.rows)
-  ) {
-    return last.plan;
+  let built = plans.get(e.model);
+  if (built === undefined) {
+    if (plans.size >= MAX_MODELS) plans.clear();
+    built = [];
+    plans.set(e.model, built);
   }
-  const key = planKey(e, rows);
-  let plan = plans.get(key);
-  if (plan === undefined || !plan.fits(e)) {
-    plan = new LogPlan(key, e, rows);
-    if (plans.size >= MAX_PLANS) plans.clear();
-    plans.set(key, plan);
-  }
-  if (lastPlans.size >= MAX_PLANS) lastPlans.clear();
-  lastPlans.set(e.model, { plan, rows, version: e.version, inputs: layoutsOf(Object.entries(e.inputs)), outputs: layoutsOf(e.outputs) });
-  return plan;
+  const i = built.findIndex((b) => fits(b, e, rows));
+  if (i === 0) return (built[0] as Built).plan;
+  const b = i > 0 ? (built.splice(i, 1)[0] as Built) : { plan: new LogPlan(e, rows), version: e.version, rows, inputs: layoutsOf(Object.entries(e.inputs)), outputs: layoutsOf(e.outputs) };
+  built.unshift(b);
+  if (built.length > MAX_PLANS_PER_MODEL) built.pop();
+  return b.plan;
 }
