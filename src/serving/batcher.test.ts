@@ -214,6 +214,88 @@ describe("Batcher", () => {
   });
 });
 
+describe("Batcher with maxBatchTimeMs 0 (a batch runs at the end of the event-loop turn)", () => {
+  const config = { maxBatchSize: 8, maxBatchTimeMs: 0 };
+  /** Resolves in the check phase after the batcher's own setImmediate (callbacks run in order). */
+  const endOfTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  test("requests submitted in the same turn, including from microtasks, run as one batch with the unbatched answers", async () => {
+    const fake = new FakeRunner();
+    const b = new Batcher(fake.run);
+    const pending = [b.submit(x(1, 0), ["y"], config), b.submit(x(2, 10), ["y"], config)];
+    await Promise.resolve();
+    pending.push(b.submit(x(1, 20), ["y"], config));
+    expect(fake.calls, "nothing runs before the end of the turn").toHaveLength(0);
+    expect(b.stats.waiting).toBe(3);
+    const answers = await Promise.all(pending);
+    expect(fake.calls.map((c) => c.feeds.x?.dims[0])).toEqual([4]);
+    expect(b.stats).toMatchObject({ runs: 1, requests: 3, largestBatch: 3, largestBatchRows: 4, runsBySize: { 3: 1 }, waiting: 0 });
+    const alone = new Batcher(new FakeRunner().run);
+    const unbatched = await Promise.all([alone.submit(x(1, 0), ["y"], undefined), alone.submit(x(2, 10), ["y"], undefined), alone.submit(x(1, 20), ["y"], undefined)]);
+    expect(answers).toEqual(unbatched);
+  });
+
+  test("a lone request runs at the end of its turn, with no timer: a request of a later turn starts a new batch", async () => {
+    // Timers are frozen (never advanced) and setImmediate stays real: a timer-based flush would hang here.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+    const fake = new FakeRunner();
+    const b = new Batcher(fake.run);
+    const first = b.submit(x(1, 0), ["y"], config);
+    await endOfTurn();
+    expect(fake.calls).toHaveLength(1);
+    expect(values(await first, "y")).toEqual([0, 2]);
+    const later = [b.submit(x(1, 5), ["y"], config), b.submit(x(1, 7), ["y"], config)];
+    await endOfTurn();
+    expect(fake.calls.map((c) => c.feeds.x?.dims[0])).toEqual([1, 2]);
+    expect((await Promise.all(later)).map((a) => values(a, "y"))).toEqual([[10, 12], [14, 16]]);
+    expect(b.stats).toMatchObject({ runs: 2, requests: 3, runsBySize: { 1: 1, 2: 1 } });
+    expect(vi.getTimerCount(), "no timer was ever set").toBe(0);
+  });
+
+  test("maxBatchSize still splits: a full batch runs at once, one that would overflow leaves, a larger request runs alone", async () => {
+    const fake = new FakeRunner();
+    const b = new Batcher(fake.run);
+    const small = { maxBatchSize: 4, maxBatchTimeMs: 0 };
+    const pending = [
+      b.submit(x(2, 0), ["y"], small),
+      b.submit(x(2, 100), ["y"], small), // full: runs now
+      b.submit(x(3, 200), ["y"], small),
+      b.submit(x(2, 300), ["y"], small), // 3 + 2 > 4: the waiting batch leaves, this one starts the next
+      b.submit(x(6, 400), ["y"], small), // more than maxBatchSize: alone
+    ];
+    expect(fake.calls.map((c) => c.feeds.x?.dims[0]), "before the end of the turn").toEqual([4, 3, 6]);
+    await endOfTurn();
+    expect(fake.calls.map((c) => c.feeds.x?.dims[0])).toEqual([4, 3, 6, 2]);
+    const answers = await Promise.all(pending);
+    expect(answers.map((a) => a.y?.dims[0])).toEqual([2, 2, 3, 2, 6]);
+    expect(values(answers[3] as Outputs, "y")).toEqual([600, 602, 604, 606]);
+    expect(b.stats).toMatchObject({ runs: 4, requests: 5, largestBatch: 2, largestBatchRows: 6, runsBySize: { 1: 3, 2: 1 } });
+  });
+
+  test("a failed run rejects every request of the batch with the same error; a flushed batch does not run again at the end of the turn", async () => {
+    const fake = new FakeRunner();
+    fake.fail = new ServingError(400, "model 'm' version 1 could not run on this input: boom");
+    const b = new Batcher(fake.run);
+    const reasons: unknown[] = [];
+    const pending = [b.submit(x(1), ["y"], config), b.submit(x(2), ["y"], config), b.submit(x(1), ["y"], config)].map((p) =>
+      p.then(
+        () => expect.fail("resolved"),
+        (e: unknown) => reasons.push(e),
+      ),
+    );
+    b.flushAll();
+    await Promise.all(pending);
+    await endOfTurn();
+    expect(fake.calls).toHaveLength(1);
+    expect(reasons).toEqual([fake.fail, fake.fail, fake.fail]);
+    expect(b.stats).toMatchObject({ runs: 1, requests: 3, waiting: 0 });
+  });
+});
+
 describe("stackFeeds and splitOutputs", () => {
   test("stack along the first dimension and split back", () => {
     const stacked = stackFeeds([x(1, 0), x(2, 2)]);
@@ -239,10 +321,16 @@ describe("batchConfigOf", () => {
   test("both tags turn batching on", () => {
     expect(batchConfigOf(tags("32", "5"))).toEqual({ maxBatchSize: 32, maxBatchTimeMs: 5 });
     expect(batchConfigOf(tags(" 2 ", "0.5"))).toEqual({ maxBatchSize: 2, maxBatchTimeMs: 0.5 });
+    expect(batchConfigOf(tags("32", "10000"))).toEqual({ maxBatchSize: 32, maxBatchTimeMs: 10000 });
+  });
+
+  test("max_batch_time_ms 0 turns on batching without a queue delay", () => {
+    expect(batchConfigOf(tags("32", "0"))).toEqual({ maxBatchSize: 32, maxBatchTimeMs: 0 });
+    expect(batchConfigOf(tags("32", " 0.0 "))).toEqual({ maxBatchSize: 32, maxBatchTimeMs: 0 });
   });
 
   test("off by default, and off for values that are missing, malformed or out of range", () => {
-    for (const [size, time] of [[undefined, undefined], ["8", undefined], [undefined, "5"], ["1", "5"], ["0", "5"], ["-4", "5"], ["4.5", "5"], ["abc", "5"], ["8", "0"], ["8", "-1"], ["8", "soon"], ["8", "10001"], ["1000001", "5"], ["", ""]] as const) {
+    for (const [size, time] of [[undefined, undefined], ["8", undefined], [undefined, "5"], ["1", "5"], ["0", "5"], ["-4", "5"], ["4.5", "5"], ["abc", "5"], ["8", "-1"], ["8", "-0"], ["8", "abc"], ["8", "soon"], ["8", "10001"], ["1000001", "5"], ["", ""]] as const) {
       expect(batchConfigOf(tags(size, time)), `${size} ${time}`).toBeUndefined();
     }
   });

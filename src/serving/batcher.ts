@@ -4,8 +4,12 @@
  * outputs are split back per request. A request waits at most `maxBatchTimeMs` for companions and
  * a batch never holds more than `maxBatchSize` rows (a request that is larger runs alone). Requests
  * only share a batch when they ask for the same outputs and their inputs have the same datatypes
- * and trailing dimensions. Every request is settled exactly once: with its slice of the outputs,
- * or with the error the run failed with (the same error for every request of the batch).
+ * and trailing dimensions. With `maxBatchTimeMs` 0 (Triton's "no queue delay") a batch runs at the
+ * end of the event-loop turn its first request arrived in, with every request parsed in that turn:
+ * a lone client waits for nothing, and since ONNX Runtime's run holds the thread, requests read
+ * while it runs form the next batch, so batches grow with the load by themselves. Every request is
+ * settled exactly once: with its slice of the outputs, or with the error the run failed with (the
+ * same error for every request of the batch).
  */
 import type { RuntimeTensor } from "./tensors.js";
 import type { TensorData, TensorValue } from "./tensors.js";
@@ -14,7 +18,10 @@ import type { TensorData, TensorValue } from "./tensors.js";
 export interface BatchConfig {
   /** The most rows one run takes (2 or more). */
   maxBatchSize: number;
-  /** How long the first request of a batch waits for companions, in milliseconds (more than 0). */
+  /**
+   * How long the first request of a batch waits for companions, in milliseconds; 0: until the end of
+   * the event-loop turn it arrived in (the requests read in the same turn join it).
+   */
   maxBatchTimeMs: number;
 }
 
@@ -54,7 +61,9 @@ interface Group {
   outputs: readonly string[];
   items: Pending[];
   rows: number;
+  /** The flush after `maxBatchTimeMs` (above 0), or at the end of the turn (0). */
   timer: ReturnType<typeof setTimeout> | undefined;
+  immediate: ReturnType<typeof setImmediate> | undefined;
 }
 
 /** The number of rows every input has along its first dimension, or undefined when they differ or an input has no dimensions. */
@@ -160,8 +169,11 @@ export class Batcher {
         group = undefined;
       }
       if (group === undefined) {
-        const g: Group = { key, outputs: [...outputs], items: [], rows: 0, timer: undefined };
-        g.timer = setTimeout(() => this.flush(g), config.maxBatchTimeMs);
+        const g: Group = { key, outputs: [...outputs], items: [], rows: 0, timer: undefined, immediate: undefined };
+        // setImmediate runs in the check phase, after the poll phase has read every readable socket
+        // (and run their microtasks): the requests of this turn are in the batch by then.
+        if (config.maxBatchTimeMs === 0) g.immediate = setImmediate(() => this.flush(g));
+        else g.timer = setTimeout(() => this.flush(g), config.maxBatchTimeMs);
         this.open.set(key, g);
         group = g;
       }
@@ -196,6 +208,7 @@ export class Batcher {
     this.open.delete(group.key);
     this.stats.waiting -= group.items.length;
     if (group.timer !== undefined) clearTimeout(group.timer);
+    if (group.immediate !== undefined) clearImmediate(group.immediate);
     void this.runGroup(group);
   }
 
@@ -234,8 +247,9 @@ export const MAX_BATCH_TIME_LIMIT_MS = 10_000;
 
 /**
  * The batching a model's tags ask for: both tags set, `max_batch_size` an integer from 2 and
- * `max_batch_time_ms` a number above 0 (at most 10000). Anything else (a missing tag, a value
- * that is not a number, or out of range) leaves batching off, so a bad tag never fails requests.
+ * `max_batch_time_ms` a number from 0 to 10000 (0: no queue delay, the batch runs at the end of
+ * the event-loop turn). Anything else (a missing tag, a value that is not a number, negative, or
+ * out of range) leaves batching off, so a bad tag never fails requests.
  */
 export function batchConfigOf(tags: readonly { key: string; value: string }[]): BatchConfig | undefined {
   const value = (key: string) => tags.find((t) => t.key === key)?.value.trim();
@@ -244,6 +258,6 @@ export function batchConfigOf(tags: readonly { key: string; value: string }[]): 
   if (size === undefined || time === undefined || !/^\d+$/.test(size) || !/^\d+(\.\d+)?$/.test(time)) return undefined;
   const maxBatchSize = Number(size);
   const maxBatchTimeMs = Number(time);
-  if (maxBatchSize < 2 || maxBatchSize > MAX_BATCH_SIZE_LIMIT || maxBatchTimeMs <= 0 || maxBatchTimeMs > MAX_BATCH_TIME_LIMIT_MS) return undefined;
+  if (maxBatchSize < 2 || maxBatchSize > MAX_BATCH_SIZE_LIMIT || maxBatchTimeMs < 0 || maxBatchTimeMs > MAX_BATCH_TIME_LIMIT_MS) return undefined;
   return { maxBatchSize, maxBatchTimeMs };
 }

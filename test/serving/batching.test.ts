@@ -74,6 +74,8 @@ describe("adaptive batching over HTTP", () => {
   let server: ServingServer;
   let service: InferenceService;
   const versions = new Map<string, string>();
+  /** The answers of a burst with batching off, which every batched burst must repeat. */
+  let without = new Map<string, Answer>();
 
   /** Every model's CONCURRENT V2 requests and a few V1 ones, all in flight at once. */
   const burst = async (): Promise<Map<string, Answer>> => {
@@ -110,7 +112,7 @@ describe("adaptive batching over HTTP", () => {
   });
 
   test(`${CONCURRENT} concurrent requests per model give the same answers with batching on as with it off`, async () => {
-    const without = await burst();
+    without = await burst();
     expect(service.batchStats.requests, "batching is off by default").toBe(0);
     for (const [key, a] of without) {
       expect(a.status, `${key}: ${a.body.toString("utf8").slice(0, 200)}`).toBe(200);
@@ -148,6 +150,31 @@ describe("adaptive batching over HTTP", () => {
     expect(stats.largestBatch, JSON.stringify(stats)).toBeGreaterThan(1);
     expect(stats.runs).toBeLessThan(stats.requests);
     expect(stats.largestBatchRows).toBeLessThanOrEqual(16);
+  });
+
+  test("max_batch_time_ms 0: requests read in the same event-loop turn share a run, a lone request runs alone, answers unchanged", async () => {
+    expect(without.size, "the first test ran").toBeGreaterThan(0);
+    for (const { name } of MODELS) await setTag(name, MAX_BATCH_TIME_TAG, "0");
+    await sleep(SETTINGS_TTL_WAIT_MS);
+    const before = structuredClone(service.batchStats);
+
+    const lone = await server.call("POST", `/v2/models/${MODELS[0].name}/infer`, inferBody(fixture(MODELS[0].fixture).expected, 0));
+    expect(lone.status).toBe(200);
+    expectSameAnswer(lone, without.get(`${MODELS[0].name} v2 0`) as Answer, "lone request");
+    expect(service.batchStats.requests - before.requests, "the lone request went through the batcher").toBe(1);
+    expect((service.batchStats.runsBySize[1] ?? 0) - (before.runsBySize[1] ?? 0), "and ran alone").toBe(1);
+
+    const natural = await burst();
+    for (const [key, a] of natural) {
+      expect(a.status, key).toBe(200);
+      expectSameAnswer(a, without.get(key) as Answer, key);
+    }
+    const stats = service.batchStats;
+    expect(stats.requests - before.requests).toBe(1 + MODELS.length * (CONCURRENT + 4));
+    const shared = Object.entries(stats.runsBySize).filter(([size, n]) => Number(size) > 1 && n > (before.runsBySize[Number(size)] ?? 0));
+    expect(shared.length, `runs of several requests in the burst: ${JSON.stringify(stats.runsBySize)} after ${JSON.stringify(before.runsBySize)}`).toBeGreaterThan(0);
+    expect(stats.largestBatchRows).toBeLessThanOrEqual(16);
+    expect(stats.waiting).toBe(0);
   });
 
   test("removing a tag turns batching off again, without a restart", async () => {
