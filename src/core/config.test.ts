@@ -31,6 +31,17 @@ describe("loadConfig", () => {
     expect(loadConfig({ env, cwd, flags: { port: "7200", host: undefined } })).toMatchObject({ port: 7200, host: "0.0.0.0", logLevel: "warn" });
   });
 
+  test("inferenceLogThread: on by default; true/false or 1/0 from the environment or YAML; anything else is refused", () => {
+    const cwd = dir();
+    expect(loadConfig({ env: {}, cwd }).inferenceLogThread).toBe(true);
+    expect(loadConfig({ env: { FLYWHEEL_INFERENCE_LOG_THREAD: "0" }, cwd }).inferenceLogThread).toBe(false);
+    expect(loadConfig({ env: { FLYWHEEL_INFERENCE_LOG_THREAD: "false" }, cwd }).inferenceLogThread).toBe(false);
+    expect(loadConfig({ env: { FLYWHEEL_INFERENCE_LOG_THREAD: "1" }, cwd }).inferenceLogThread).toBe(true);
+    writeFileSync(join(cwd, "flywheel.yaml"), "inferenceLogThread: false\n");
+    expect(loadConfig({ env: {}, cwd }).inferenceLogThread).toBe(false);
+    expect(() => loadConfig({ env: { FLYWHEEL_INFERENCE_LOG_THREAD: "maybe" }, cwd: dir() })).toThrow(/inferenceLogThread.*FLYWHEEL_INFERENCE_LOG_THREAD|FLYWHEEL_INFERENCE_LOG_THREAD.*inferenceLogThread/s);
+  });
+
   test("FLYWHEEL_CONFIG names another YAML file", () => {
     const cwd = dir();
     const file = join(cwd, "other.yaml");

@@ -30,6 +30,14 @@ export const configSchema = z.object({
   logLevel: z.enum(LOG_LEVELS),
   /** Largest JSON request body accepted, in bytes. Artifact uploads are streamed and not limited. */
   bodyLimit: z.coerce.number().int().min(1024),
+  /**
+   * Encode and write the inference log on a thread of its own (the serving thread only copies each
+   * entry into a shared ring); false keeps it on the serving thread. `true`/`false` or `1`/`0`.
+   */
+  inferenceLogThread: z.preprocess(
+    (v) => (v === "true" || v === "1" || v === 1 ? true : v === "false" || v === "0" || v === 0 ? false : v),
+    z.boolean({ message: "must be true or false (or 1 or 0)" }),
+  ),
 });
 
 export type FlywheelConfig = z.infer<typeof configSchema>;
@@ -42,6 +50,7 @@ export const DEFAULTS: FlywheelConfig = {
   logLevel: "info",
   featureProject: "default",
   bodyLimit: 16 * 1024 * 1024,
+  inferenceLogThread: true,
 };
 
 const ENV_NAMES: Record<keyof FlywheelConfig, string> = {
@@ -56,6 +65,7 @@ const ENV_NAMES: Record<keyof FlywheelConfig, string> = {
   streamUri: "FLYWHEEL_STREAM_URI",
   logLevel: "FLYWHEEL_LOG_LEVEL",
   bodyLimit: "FLYWHEEL_BODY_LIMIT",
+  inferenceLogThread: "FLYWHEEL_INFERENCE_LOG_THREAD",
 };
 
 function fromEnv(env: NodeJS.ProcessEnv): ConfigInput {

@@ -16,13 +16,14 @@ import type { Logger } from "../../core/logger.js";
 import { OfflineDb } from "../../storage/offline/duckdb.js";
 import type { StreamBus } from "../../storage/stream/stream-bus.js";
 import { LABEL_COLUMNS, encodeLabels, type LabelInput } from "./labels.js";
-import { EntryLog } from "./entry-log.js";
+import { EntryLog, type EntryLogEvents, type EntryLogOptions } from "./entry-log.js";
 import { CORE_COLUMNS, type InferenceLogEntry } from "./log-record.js";
 import { InferenceLogReader, logPaths, type LogPaths } from "./reader.js";
 import { ROLL_DB_OPTIONS, rollSegment, type RollSpec } from "./roller.js";
 import { isAbandoned, listSegments, parseSegmentName } from "./segment-files.js";
 import { SegmentLog, type DropReason } from "./segment-log.js";
 import { StreamSink, inferenceStreamNames, type SinkRecord } from "./stream-sink.js";
+import { ThreadedEntryLog, type EntryWriter } from "./threaded-entry-log.js";
 
 export interface InferenceLogOptions {
   /** Longest a row waits before its group is written (it then survives the process being killed); default 10 ms. */
@@ -45,6 +46,11 @@ export interface InferenceLogOptions {
   /** Rows waiting to be published to the bus; default 100 000. */
   streamCapacity?: number;
   logger?: Logger;
+  /**
+   * Encode and write inference rows on a thread of their own (the default), so the serving thread
+   * only copies each entry into a shared ring; false keeps them on the serving thread.
+   */
+  thread?: boolean;
 }
 
 /** What the log reports to metrics as it goes. */
@@ -73,7 +79,10 @@ export class InferenceLog {
   readonly paths: LogPaths;
   readonly reader: InferenceLogReader;
   private readonly events = new Set<InferenceLogEvents>();
-  private readonly log: EntryLog;
+  /** Set by open(): the log thread's writer, or an EntryLog on this thread. */
+  private log!: EntryWriter;
+  private readonly entryOptions: EntryLogOptions;
+  private readonly entryEvents: EntryLogEvents;
   private readonly labels: SegmentLog<readonly LabelInput[]>;
   private sink: StreamSink | undefined;
   private rolling: Promise<string[]> = Promise.resolve([]);
@@ -93,7 +102,7 @@ export class InferenceLog {
     this.reader = new InferenceLogReader(dataDir);
     const logger = options.logger;
     const onSealed = () => void this.rollQuietly();
-    const entryOptions = {
+    this.entryOptions = {
       dir: this.paths.inferenceSegments,
       groupCommitMs: options.groupCommitMs,
       syncIntervalMs: options.syncIntervalMs,
@@ -104,13 +113,12 @@ export class InferenceLog {
       withLines: options.bus !== undefined,
       logger,
     };
-    const events = {
+    this.entryEvents = {
       sealed: onSealed,
       written: (n: number) => this.emit((e) => e.written(n)),
       dropped: (n: number, reason: DropReason) => this.emit((e) => e.dropped(n, reason)),
       lines: (records: SinkRecord[]) => this.sink?.offer(records),
     };
-    this.log = new EntryLog(entryOptions, events);
     this.labels = new SegmentLog<readonly LabelInput[]>(
       {
         dir: this.paths.labelSegments,
@@ -138,6 +146,8 @@ export class InferenceLog {
    */
   static async open(dataDir: string, options: InferenceLogOptions = {}): Promise<InferenceLog> {
     const log = new InferenceLog(dataDir, options);
+    const threaded = options.thread === false ? undefined : await ThreadedEntryLog.start(log.entryOptions, log.entryEvents);
+    log.log = threaded ?? new EntryLog(log.entryOptions, log.entryEvents);
     if (options.bus !== undefined) {
       log.sink = await StreamSink.open(options.bus, inferenceStreamNames(options.project ?? "default"), {
         ...(options.streamCapacity === undefined ? {} : { capacity: options.streamCapacity }),
