@@ -3,9 +3,10 @@
  * (never waiting; a full queue drops and counts), encoded on the next turn of the event loop, and
  * written by a SegmentLog with group commit.
  *
- * Encoding and writing stay on the serving thread: a worker thread was tried and measured slower
- * on the serving benchmark (a message and a thread wake-up per turn cost more than the encoding
- * they moved, and on two cores the worker competes with serving anyway).
+ * By default this runs on the log's own thread (see threaded-entry-log.ts), fed through a shared
+ * ring the thread polls; with `inferenceLogThread: false` it runs on the serving thread. (An
+ * earlier thread fed by one message per event-loop turn cost the serving thread more than the
+ * encoding it moved: the messages and wake-ups are what the ring and polling avoid.)
  */
 import type { Logger } from "../../core/logger.js";
 import { encodeEntryShaped, entryRows, type InferenceLogEntry } from "./log-record.js";
