@@ -101,4 +101,8 @@ async function handle(m: ToLogThread): Promise<void> {
 }
 
 post({ type: "ready", token: log.token });
-void pump().catch((e: unknown) => logger.error({ err: e }, "inference log thread: reading entries failed"));
+// A thread that can no longer read the ring ends: the serving side then writes entries itself.
+void pump().catch((e: unknown) => {
+  logger.error({ err: e }, "inference log thread: reading entries failed");
+  setImmediate(() => process.exit(1));
+});
