@@ -189,7 +189,7 @@ export class EntryRing {
   // ---- consumer ------------------------------------------------------------------------------
 
   /** Reads every record written so far, oldest first, freeing each once `take` has returned. */
-  drain(descriptor: (id: number) => EntryDescriptor | undefined, take: (entry: InferenceLogEntry | undefined, desc: number) => void): number {
+  drain(descriptor: (id: number) => EntryDescriptor | undefined, take: (entry: InferenceLogEntry | undefined) => void): number {
     let n = 0;
     let tail = Atomics.load(this.header, TAIL);
     const c = this.capacity;
@@ -202,18 +202,13 @@ export class EntryRing {
       const len = this.dv.getUint32(tail, true);
       const desc = this.dv.getUint32(tail + 4, true);
       const d = descriptor(desc);
-      take(d === undefined ? undefined : this.read(tail, d), desc);
+      take(d === undefined ? undefined : this.read(tail, d));
       n++;
       tail += len;
       if (tail === c) tail = 0;
       Atomics.store(this.header, TAIL, tail);
     }
     return n;
-  }
-
-  /** Whether records are waiting. */
-  get pending(): boolean {
-    return Atomics.load(this.header, TAIL) !== Atomics.load(this.header, HEAD);
   }
 
   private read(at: number, d: EntryDescriptor): InferenceLogEntry {

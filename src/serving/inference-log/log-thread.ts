@@ -9,7 +9,6 @@ import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "
 import pino from "pino";
 import { EntryLog, type EntryLogOptions } from "./entry-log.js";
 import { EntryRing, type EntryDescriptor } from "./entry-ring.js";
-import type { InferenceLogEntry } from "./log-record.js";
 import type { FromLogThread, LogThreadData, ToLogThread } from "./threaded-entry-log.js";
 
 const port = parentPort as MessagePort;
@@ -51,13 +50,9 @@ function descriptor(id: number): EntryDescriptor | undefined {
 function drain(): number {
   return ring.drain(descriptor, (entry) => {
     if (entry === undefined) post({ type: "dropped", n: 1, reason: "encode_error" });
-    else offer(entry);
+    // A full queue or a closed log drops and counts the entry itself (reported through `dropped`).
+    else log.offer(entry);
   });
-}
-
-function offer(entry: InferenceLogEntry): void {
-  // A full queue or a closed log drops and counts the entry itself (reported through `dropped`).
-  log.offer(entry);
 }
 
 let closing = false;
@@ -82,7 +77,7 @@ port.on("message", (m: ToLogThread) => {
 
 async function handle(m: ToLogThread): Promise<void> {
   if (m.type === "entry") {
-    offer(m.entry);
+    log.offer(m.entry);
     return;
   }
   try {

@@ -85,8 +85,6 @@ const PINO_LEVELS: Record<number, "trace" | "debug" | "info" | "warn" | "error" 
 const plainTensor = (t: { type: string; dims: readonly number[]; data: unknown }) => ({ type: t.type, dims: [...t.dims], data: t.data });
 
 export class ThreadedEntryLog implements EntryWriter {
-  private readonly ring: EntryRing;
-  private readonly descriptorPort: MessagePort;
   private readonly descriptors = new Map<string, EntryDescriptor[]>();
   private nextDescriptor = 1;
   private readonly calls = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
@@ -108,13 +106,11 @@ export class ThreadedEntryLog implements EntryWriter {
 
   private constructor(
     private readonly worker: Worker,
-    ring: EntryRing,
-    descriptorPort: MessagePort,
+    private readonly ring: EntryRing,
+    private readonly descriptorPort: MessagePort,
     private readonly options: EntryLogOptions,
     private readonly events: EntryLogEvents,
   ) {
-    this.ring = ring;
-    this.descriptorPort = descriptorPort;
     this.capacity = options.capacity ?? DEFAULT_CAPACITY;
   }
 
