@@ -50,6 +50,8 @@ const MODELS = ["iris_logreg", "breast_cancer_rf"] as const;
 /** The fixture row every request carries. */
 const ROW = 0;
 const TARGET = 0.8;
+/** The widest row label: "breast_cancer_rf +batch +2 workers". */
+const NAME_WIDTH = 34;
 
 const cli = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 const floorScript = fileURLToPath(new URL("./serving-floor.js", import.meta.url));
@@ -83,6 +85,8 @@ interface Stats {
   p99: number;
   /** Server CPU time (user + system, the whole process tree) per request, microseconds; NaN where /proc is not available. */
   cpuUs: number;
+  /** Of which the server's main thread (the process's first thread; for a worker pool, the primary's, which serves nothing). */
+  mainCpuUs: number;
   /** The load generator's CPU time (this process) per request, microseconds. */
   clientCpuUs: number;
 }
@@ -219,6 +223,18 @@ function post(agent: Agent, url: URL, body: Buffer): Promise<{ status: number; b
 /** USER_HZ: 100 on every Linux platform Node supports. */
 const CLOCK_TICKS = 100;
 
+/** CPU seconds (user + system) of a process's main thread, from /proc; NaN when unreadable. */
+function mainThreadCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** CPU seconds (user + system) used by a process and its live descendants (cluster workers), from /proc; NaN when unreadable. */
 function treeCpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return Number.NaN;
@@ -250,6 +266,7 @@ class Tally {
   firstError: string | undefined;
   seconds = 0;
   cpuSeconds = 0;
+  mainCpuSeconds = 0;
   clientCpuSeconds = 0;
 
   stats(): Stats {
@@ -263,6 +280,7 @@ class Tally {
       p50: percentile(sorted, 0.5),
       p99: percentile(sorted, 0.99),
       cpuUs: (this.cpuSeconds * 1e6) / this.latencies.length,
+      mainCpuUs: (this.mainCpuSeconds * 1e6) / this.latencies.length,
       clientCpuUs: (this.clientCpuSeconds * 1e6) / this.latencies.length,
     };
   }
@@ -300,6 +318,7 @@ async function drive(target: Target, model: Model, seconds: number, tally: Tally
   const start = performance.now();
   const end = start + seconds * 1000;
   const cpu0 = treeCpuSeconds(target.pid);
+  const main0 = mainThreadCpuSeconds(target.pid);
   const client0 = process.cpuUsage();
   try {
     await Promise.all(
@@ -324,6 +343,7 @@ async function drive(target: Target, model: Model, seconds: number, tally: Tally
   } finally {
     tally.seconds += (performance.now() - start) / 1000;
     tally.cpuSeconds += treeCpuSeconds(target.pid) - cpu0;
+    tally.mainCpuSeconds += mainThreadCpuSeconds(target.pid) - main0;
     const used = process.cpuUsage(client0);
     tally.clientCpuSeconds += (used.user + used.system) / 1e6;
     client.close();
@@ -408,7 +428,7 @@ async function main(): Promise<void> {
       `load average at start: ${loadavg()[0]?.toFixed(2) ?? "?"} (1 min); other processes on this machine compete for the same cores and widen the spread between runs`,
     );
     if (CPU_PROF_DIR !== undefined) console.log(`both servers run under --cpu-prof (profiles in ${resolve(CPU_PROF_DIR)}); the figures are lower than without`);
-    const header = ["model".padEnd(24), "conn".padStart(4), "flywheel req/s".padStart(15), "p50".padStart(9), "p99".padStart(9), "cpu/req".padStart(8), "floor req/s".padStart(12), "p50".padStart(9), "p99".padStart(9), "cpu/req".padStart(8), "ratio".padStart(6), "x cpu".padStart(6), "errors".padStart(7), "client cpu/req".padStart(15)];
+    const header = ["model".padEnd(NAME_WIDTH), "conn".padStart(4), "flywheel req/s".padStart(15), "p50".padStart(9), "p99".padStart(9), "cpu/req".padStart(8), "main/req".padStart(8), "floor req/s".padStart(12), "p50".padStart(9), "p99".padStart(9), "cpu/req".padStart(8), "main/req".padStart(8), "ratio".padStart(6), "x cpu".padStart(6), "errors".padStart(7), "client cpu/req".padStart(15)];
     console.log(header.join("  "));
     /** The req/s ratio of every row. */
     const rows: { label: string; ratio: number }[] = [];
@@ -420,16 +440,18 @@ async function main(): Promise<void> {
       const cpu = (us: number) => (Number.isNaN(us) ? "n/a" : `${Math.round(us)} us`);
       console.log(
         [
-          name.padEnd(24),
+          name.padEnd(NAME_WIDTH),
           String(c).padStart(4),
           fmtInt(fw.rps).padStart(15),
           fmtMs(fw.p50).padStart(9),
           fmtMs(fw.p99).padStart(9),
           cpu(fw.cpuUs).padStart(8),
+          cpu(fw.mainCpuUs).padStart(8),
           fmtInt(fl.rps).padStart(12),
           fmtMs(fl.p50).padStart(9),
           fmtMs(fl.p99).padStart(9),
           cpu(fl.cpuUs).padStart(8),
+          cpu(fl.mainCpuUs).padStart(8),
           ratio.toFixed(2).padStart(6),
           (fw.cpuUs / fl.cpuUs).toFixed(2).padStart(6),
           `${fw.errors}/${fl.errors}`.padStart(7),
@@ -492,7 +514,7 @@ async function main(): Promise<void> {
     );
     console.log(`"+2 workers" rows: flywheel serve --workers 2 against the one-process floor (the load generator shares the same 2 cores)`);
     console.log(
-      `cpu/req: the server's CPU time (user + system, over its process tree) per request; "x cpu" is Flywheel's over the floor's; ` +
+      `cpu/req: the server's CPU time (user + system, over its process tree) per request; main/req: of which the server's main thread (for --workers 2, the primary, which serves nothing); "x cpu" is Flywheel's over the floor's; ` +
         `client cpu/req: the load generator's (this process's) CPU time per request, against Flywheel/the floor`,
     );
     if (failed) console.log("errors: some requests failed (see above); the figures are not valid");
