@@ -3,7 +3,7 @@
  * params.model = 'gbm'") evaluated against the run that produced a model version.
  */
 import type { Run } from "../storage/metadata/metadata-store.js";
-import type { Comparison } from "../storage/metadata/search-types.js";
+import { DATASET_CONTEXT_TAG, type Comparison } from "../storage/metadata/search-types.js";
 import { parseFilter } from "../tracking/search-grammar.js";
 
 export interface GateResult {
@@ -71,12 +71,27 @@ function lookup(c: Comparison, run: Run): { name: string; value: string | number
       return { name: `tags.${c.key}`, value: run.tags.find((t) => t.key === c.key)?.value };
     case "attribute":
       return { name: c.key, value: ATTRIBUTES[c.key]?.(run) };
+    case "dataset":
+      // Runs log several datasets: evaluateGate asks whether any of them compares (datasetValues).
+      return { name: `datasets.${c.key}`, value: datasetValues(run, c.key)[0] };
   }
+}
+
+/** The run's datasets' names or digests, or its inputs' context tags (those that have one). */
+function datasetValues(run: Run, key: string): string[] {
+  if (key === "context") return run.inputs.flatMap((i) => i.tags.filter((t) => t.key === DATASET_CONTEXT_TAG).map((t) => t.value));
+  return run.inputs.map((i) => (key === "digest" ? i.dataset.digest : i.dataset.name));
 }
 
 /** Evaluates one gate (all of its AND-ed comparisons) on a run. */
 export function evaluateGate(gate: string, run: Run): GateResult {
   for (const c of parseFilter(gate, "run")) {
+    if (c.type === "dataset") {
+      // As the run search answers it: some logged dataset (or input context) compares.
+      const values = datasetValues(run, c.key);
+      if (!values.some((v) => compare(v, c))) return { gate, passed: false, detail: `datasets.${c.key} is ${values.length === 0 ? `missing on run ${run.info.runId}` : values.map((v) => `'${v}'`).join(", ")}` };
+      continue;
+    }
     const { name, value } = lookup(c, run);
     const present = value !== undefined && value !== null;
     if (c.comparator === "IS NULL" || c.comparator === "IS NOT NULL") {

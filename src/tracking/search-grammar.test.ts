@@ -328,3 +328,21 @@ describe("parseOrderBy", () => {
     expect(orderError("metrics.")).toMatch(/'metrics\.'.*end of the expression/);
   });
 });
+
+describe("datasets.* (runs)", () => {
+  test("name, digest and context take strings, lists and patterns; 'dataset' and 'datasets' both name them", () => {
+    expect(one("datasets.name = 'iris'")).toEqual({ type: "dataset", key: "name", comparator: "=", value: "iris" });
+    expect(one("dataset.digest IN ('a', 'b')")).toEqual({ type: "dataset", key: "digest", comparator: "IN", value: ["a", "b"] });
+    expect(one("datasets.context NOT IN ('eval')")).toEqual({ type: "dataset", key: "context", comparator: "NOT IN", value: ["eval"] });
+    expect(one("datasets.`name` ILIKE '%Iris%'")).toEqual({ type: "dataset", key: "name", comparator: "ILIKE", value: "%Iris%" });
+  });
+
+  test("other keys, numeric comparators, unquoted values and other searches are refused, naming what is allowed", () => {
+    expect(filterError("datasets.source = 'x'")).toMatch(/invalid dataset key 'source' .*datasets\.name, datasets\.digest, datasets\.context/);
+    expect(filterError("datasets.name > 'x'")).toMatch(/comparator '>' .* not allowed for 'datasets.name' \(allowed: =, !=, LIKE, ILIKE, IN, NOT IN\)/);
+    expect(filterError("datasets.name IS NULL")).toMatch(/not allowed for 'datasets.name'/);
+    expect(filterError("datasets.digest = 12")).toMatch(/expected a quoted string after 'datasets.digest ='/);
+    expect(filterError("datasets.name = 'x'", "experiment")).toMatch(/experiments can be searched by attributes and tags only/);
+    expect(filterError("datasets.name = 'x'", "registry")).toMatch(/registered models and versions can be searched by attributes and tags only/);
+  });
+});

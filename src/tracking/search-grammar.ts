@@ -1,6 +1,7 @@
 /**
- * MLflow's search grammar: `AND`-joined comparisons on `metrics.*`, `params.*`, `tags.*` and
- * attributes, with quoted or backticked keys, plus `order_by` clauses. Errors name the token.
+ * MLflow's search grammar: `AND`-joined comparisons on `metrics.*`, `params.*`, `tags.*`,
+ * attributes and (runs) `datasets.name|digest|context`, with quoted or backticked keys, plus
+ * `order_by` clauses. Errors name the token.
  *
  * @example parseFilter("metrics.auc > 0.9 and params.`learning rate` = '0.1'", "run")
  */
@@ -29,7 +30,12 @@ const PREFIXES: Record<string, EntityType> = {
   attributes: "attribute",
   attr: "attribute",
   run: "attribute",
+  dataset: "dataset",
+  datasets: "dataset",
 };
+
+/** What a run's datasets can be filtered on: the dataset's name and digest, the input's context tag. */
+export const DATASET_KEYS: readonly string[] = ["name", "digest", "context"];
 
 const NUMERIC_ATTRIBUTES = new Set([
   "start_time",
@@ -166,12 +172,15 @@ function parseIdentifier(c: Cursor, target: SearchTarget): { type: EntityType; k
     }
     const type = PREFIXES[first.text.toLowerCase()];
     if (type === undefined) {
-      fail(c.input, `invalid entity type '${first.text}' at position ${first.pos}: expected metrics, params, tags or attributes`);
+      fail(c.input, `invalid entity type '${first.text}' at position ${first.pos}: expected metrics, params, tags, attributes or datasets`);
     }
-    if (target !== "run" && (type === "metric" || type === "param")) {
+    if (target !== "run" && (type === "metric" || type === "param" || type === "dataset")) {
       fail(c.input, `'${first.text}.${keyTok.text}' at position ${first.pos}: ${target === "experiment" ? "experiments" : "registered models and versions"} can be searched by attributes and tags only`);
     }
     const key = type === "attribute" ? (ATTRIBUTE_ALIASES[keyTok.text] ?? keyTok.text) : keyTok.text;
+    if (type === "dataset" && !DATASET_KEYS.includes(key)) {
+      fail(c.input, `invalid dataset key '${keyTok.text}' at position ${keyTok.pos}: expected ${DATASET_KEYS.map((k) => `datasets.${k}`).join(", ")}`);
+    }
     return { type, key };
   }
   return { type: "attribute", key: ATTRIBUTE_ALIASES[first.text] ?? first.text };
@@ -238,6 +247,7 @@ function allowedOps(type: EntityType, key: string, numeric: boolean): readonly C
   if (type === "metric" || numeric) return NUMERIC_OPS;
   if (type === "attribute" && (key === "run_id")) return ["=", "!=", "IN", "NOT IN", "LIKE", "ILIKE"];
   if (type === "param" || type === "tag") return [...STRING_OPS, "IS NULL", "IS NOT NULL"];
+  if (type === "dataset") return [...STRING_OPS, "IN", "NOT IN"];
   return STRING_OPS;
 }
 

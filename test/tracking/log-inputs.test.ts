@@ -161,6 +161,26 @@ for (const backend of metadataBackends) {
       expect(byId.get(c)).toEqual({});
     });
 
+    test("runs/search filters on datasets.name, datasets.digest and datasets.context (the mlflow.data.context input tag); a bad key is 400", async () => {
+      const exp = await newExperiment();
+      const [a, b] = [await newRun(exp), await newRun(exp)];
+      await logInputs(a, [{ dataset: ds("train", "t1"), tags: [{ key: "mlflow.data.context", value: "training" }] }]);
+      await logInputs(b, [{ dataset: ds("train", "t2"), tags: [{ key: "mlflow.data.context", value: "training" }] }, { dataset: ds("holdout", "h1"), tags: [{ key: "mlflow.data.context", value: "eval" }] }]);
+      const found = async (filter: string) => {
+        const r = await post("runs/search", { experiment_ids: [exp], filter });
+        expect(r.status).toBe(200);
+        return ((r.json.runs ?? []) as any[]).map((run) => run.info.run_id as string).sort();
+      };
+      expect(await found("datasets.name = 'train'")).toEqual([a, b].sort());
+      expect(await found("datasets.digest = 't2'")).toEqual([b]);
+      expect(await found("datasets.context = 'eval' and datasets.name LIKE 'hold%'")).toEqual([b]);
+      expect(await found("datasets.digest IN ('t1', 'zz')")).toEqual([a]);
+      const bad = await post("runs/search", { experiment_ids: [exp], filter: "datasets.source = 'x'" });
+      expect(bad.status).toBe(400);
+      expect(bad.json.error_code).toBe("INVALID_PARAMETER_VALUE");
+      expect(bad.json.message).toMatch(/invalid dataset key 'source'/);
+    });
+
     test("empty or absent datasets: nothing logged, but the run must still exist", async () => {
       const runId = await newRun(await newExperiment());
       expect(await logInputs(runId, [])).toEqual({ status: 200, json: {} });

@@ -343,6 +343,25 @@ for (const backend of metadataBackends) {
         await store.logInputs(c.info.runId, other.experimentId, [input("d", "1", "own")]);
         expect((await store.getRun(c.info.runId))?.inputs).toEqual([input("d", "1", "own")]);
       });
+      test("runs are found by their datasets' name and digest and their inputs' context, as MLflow's datasets.* filters find them", async () => {
+        const exp = await newExperiment();
+        const ctx = (v: string): Tag[] => [{ key: "mlflow.data.context", value: v }];
+        const [a, b, c] = [await newRun(exp.experimentId, "a"), await newRun(exp.experimentId, "b"), await newRun(exp.experimentId, "c")];
+        await store.logInputs(a.info.runId, exp.experimentId, [input("iris", "d1", "s", ctx("training")), input("iris-eval", "d2", "s", ctx("eval"))]);
+        await store.logInputs(b.info.runId, exp.experimentId, [input("Iris", "d3", "s", ctx("training"))]);
+        const names = async (filter: string) => sortedNames((await searchRuns([exp.experimentId], filter)).items);
+        expect(await names("datasets.name = 'iris'")).toEqual(["a"]);
+        expect(await names("dataset.name LIKE 'iris%'")).toEqual(["a"]);
+        expect(await names("datasets.name ILIKE 'iris'")).toEqual(["a", "b"]);
+        expect(await names("datasets.digest IN ('d2', 'd3')")).toEqual(["a", "b"]);
+        expect(await names("datasets.context = 'eval'")).toEqual(["a"]);
+        expect(await names("datasets.context = 'training' and datasets.name = 'Iris'")).toEqual(["b"]);
+        // As MLflow answers them: some input differs (a run without inputs has none that does).
+        expect(await names("datasets.name != 'iris'")).toEqual(["a", "b"]);
+        expect(await names("datasets.digest NOT IN ('d1', 'd2')")).toEqual(["b"]);
+        expect(await names("datasets.name = 'missing'")).toEqual([]);
+        expect(c.inputs).toEqual([]);
+      });
     });
 
     // ---- log batch -----------------------------------------------------------------------------

@@ -3,7 +3,11 @@
  * compiler (storage). A filter is a list of comparisons joined by AND.
  */
 
-export type EntityType = "metric" | "param" | "tag" | "attribute";
+/** `dataset`: a run's logged datasets (`datasets.name`, `datasets.digest`, `datasets.context`). */
+export type EntityType = "metric" | "param" | "tag" | "attribute" | "dataset";
+
+/** The input tag holding a dataset's role in a run ("training", "eval"), as MLflow names it. */
+export const DATASET_CONTEXT_TAG = "mlflow.data.context";
 
 export type Comparator =
   | "="

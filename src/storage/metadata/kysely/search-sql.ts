@@ -4,7 +4,7 @@
  */
 import { sql, type RawBuilder } from "kysely";
 import { FlywheelError } from "../../../core/errors.js";
-import type { Comparison, OrderByClause } from "../search-types.js";
+import { DATASET_CONTEXT_TAG, type Comparison, type OrderByClause } from "../search-types.js";
 
 type Fragment = RawBuilder<unknown>;
 
@@ -83,6 +83,19 @@ function keyValueExists(table: "params" | "tags" | "latest_metrics", c: Comparis
   return sql`exists (select 1 from ${t} kv where kv.run_uuid = ${owner} and kv.key = ${c.key}${nan} and ${compareSql(sql.ref("kv.value"), c)})`;
 }
 
+/**
+ * A run has an input matching `c`, as MLflow's stores answer `datasets.*`: a dataset it logged
+ * whose name or digest compares, or an input whose context tag does (`!=` and `NOT IN` too ask
+ * for some input that differs, not for none that matches).
+ */
+function datasetExists(c: Comparison, owner: Fragment): Fragment {
+  if (c.key === "context") {
+    return sql`exists (select 1 from run_inputs i join run_input_tags t on t.input_id = i.input_id where i.run_uuid = ${owner} and t.key = ${DATASET_CONTEXT_TAG} and ${compareSql(sql.ref("t.value"), c)})`;
+  }
+  if (c.key !== "name" && c.key !== "digest") throw invalid(`Invalid dataset key '${c.key}': expected name, digest or context`);
+  return sql`exists (select 1 from run_inputs i join datasets d on d.dataset_uuid = i.dataset_uuid where i.run_uuid = ${owner} and ${compareSql(sql.ref(`d.${c.key}`), c)})`;
+}
+
 /** WHERE fragments for a run search; the runs table is aliased `r`. */
 export function runFilterSql(filter: Comparison[]): Fragment[] {
   const owner = sql.ref("r.run_uuid");
@@ -94,6 +107,8 @@ export function runFilterSql(filter: Comparison[]): Fragment[] {
         return keyValueExists("params", c, owner);
       case "tag":
         return keyValueExists("tags", c, owner);
+      case "dataset":
+        return datasetExists(c, owner);
       case "attribute": {
         const attr = RUN_ATTRIBUTES[c.key];
         if (attr === undefined) {
@@ -125,6 +140,7 @@ export function experimentFilterSql(filter: Comparison[]): Fragment[] {
       }
       case "metric":
       case "param":
+      case "dataset":
         throw invalid(`Invalid filter on '${c.type}s.${c.key}': experiments can be filtered on attributes and tags only`);
     }
   });
@@ -159,6 +175,8 @@ export function runOrderSql(clauses: OrderByClause[]): OrderSql {
         orderBy.push(sql`${alias}.value ${dir}`);
         break;
       }
+      case "dataset":
+        throw invalid(`Invalid order_by 'datasets.${o.key}': runs can be ordered by metrics, params, tags and attributes`);
       case "attribute": {
         const attr = RUN_ATTRIBUTES[o.key];
         if (attr === undefined) {
