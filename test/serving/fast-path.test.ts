@@ -124,7 +124,7 @@ describe("V2 fast path", () => {
     expect((await post(server.url, "/v2/models/fp/ready", body, false)).status).toBe(404);
     expect((await post(server.url, "/v2/models/fp/extra/infer", body, false)).status).toBe(404);
     expect(taken).toEqual([false, false, false]);
-    // Over Fastify's body limit (16 MB): Fastify refuses it, in the protocol's error shape.
+    // Over Fastify's body limit (16 MB): Fastify refuses it with 413, in the protocol's error shape.
     const big = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = request(new URL("/v2/models/fp/infer", server.url), { method: "POST", headers: { "content-length": String(17 * 1024 * 1024) } }, (res) => {
         let text = "";
@@ -134,7 +134,7 @@ describe("V2 fast path", () => {
       req.on("error", reject);
       req.end(Buffer.alloc(17 * 1024 * 1024, 32));
     });
-    expect(big.status).toBe(400);
+    expect(big.status).toBe(413);
     expect(JSON.parse(big.text).error).toMatch(/too large/i);
     expect(taken.at(-1)).toBe(false);
   });

@@ -67,7 +67,8 @@ function answerOf(e: unknown): { status: number; message: string } {
   if (e instanceof FlywheelError) return { status: e.status, message: e.message };
   const fe = e as Partial<FastifyError>;
   if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return { status: fe.statusCode === 404 ? 404 : 400, message: fe.message ?? "bad request" };
+    // A body over the limit is 413 (Payload Too Large), as HTTP has it; other client errors are 400.
+    return { status: fe.statusCode === 404 || fe.statusCode === 413 ? fe.statusCode : 400, message: fe.message ?? "bad request" };
   }
   return { status: 500, message: `internal error: ${e instanceof Error ? e.message : String(e)}` };
 }
