@@ -321,6 +321,7 @@ describe("runs table helpers", () => {
       lifecycle_stage: "active" as const,
     },
     data: { metrics: Object.entries(metrics).map(([key, value]) => ({ key, value, timestamp: 0, step: 0 })) },
+    inputs: {},
   });
 
   it("picks order-by metrics first, then the most common, at most six", () => {

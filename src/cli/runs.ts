@@ -129,6 +129,13 @@ function showRun(run: WireRun): void {
     printLine("Tags:");
     printBlock(indent(formatTable(["KEY", "VALUE"], tags.map((t) => [cell(t.key), cell(t.value)]))));
   }
+  const inputs = run.inputs.dataset_inputs ?? [];
+  if (inputs.length > 0) {
+    printLine();
+    printLine("Datasets:");
+    const context = (tags: readonly { key: string; value: string }[] | undefined) => tags?.find((t) => t.key === "mlflow.data.context")?.value;
+    printBlock(indent(formatTable(["NAME", "DIGEST", "CONTEXT", "SOURCE"], inputs.map((d) => [cell(d.dataset.name), cell(d.dataset.digest), cell(context(d.tags) ?? ""), cell(d.dataset.source)]))));
+  }
 }
 
 interface SearchFlags extends CommonFlags {

@@ -10,8 +10,11 @@ import { prepareModel } from "../models/log-model.js";
 import type { LogModelOptions } from "../models/log-model.js";
 import type { ModelPackage } from "../models/mlmodel.js";
 import { artifactPathSegments, type FlywheelClient } from "./http-client.js";
-import type { RunStatus, WireMetric, WireParam, WireRunInfo, WireTag } from "./wire-types.js";
+import type { RunStatus, WireDataset, WireMetric, WireParam, WireRunInfo, WireTag } from "./wire-types.js";
 import { LOG_BATCH_LIMITS } from "./wire-types.js";
+
+/** The input tag MLflow keeps a dataset's role in ("training", "eval"). */
+const DATASET_CONTEXT_TAG = "mlflow.data.context";
 
 export interface MetricOptions {
   /** Integer step; default 0. */
@@ -206,6 +209,18 @@ export class ActiveRun {
     checkKey("tag", key);
     await this.flush();
     await this.client.runs.deleteTag({ run_id: this.runId, key });
+  }
+
+  /**
+   * Links a dataset to the run now (runs/log-inputs), as MLflow's `log_input` does: `context`
+   * ("training", "eval") becomes the input's `mlflow.data.context` tag, which `datasets.context`
+   * search filters read. Logging the same (name, digest) again changes nothing.
+   */
+  async logInput(dataset: WireDataset, opts: { context?: string; tags?: Record<string, string> } = {}): Promise<void> {
+    this.assertOpen();
+    const tags: WireTag[] = Object.entries(opts.tags ?? {}).map(([key, value]) => ({ key, value: String(value) }));
+    if (opts.context !== undefined) tags.push({ key: DATASET_CONTEXT_TAG, value: opts.context });
+    await this.client.runs.logInputs({ run_id: this.runId, datasets: [tags.length === 0 ? { dataset } : { dataset, tags }] });
   }
 
   /** Takes at most one log-batch request's worth of buffered items, oldest first. */

@@ -35,6 +35,7 @@ import type {
   ListArtifactsRequest,
   ListArtifactsResponse,
   LogBatchRequest,
+  LogInputsRequest,
   LogMetricRequest,
   LogParamRequest,
   SearchExperimentsRequest,
@@ -211,6 +212,11 @@ export class RunsApi {
       params: req.params ?? [],
       tags: req.tags ?? [],
     });
+  }
+
+  /** Links datasets to the run (runs/log-inputs); MLflow takes at most 1000 in one request. */
+  async logInputs(req: LogInputsRequest): Promise<void> {
+    await this.t.json("POST", "runs/log-inputs", req);
   }
 
   async search(req: SearchRunsRequest): Promise<SearchRunsResponse> {

@@ -8,10 +8,13 @@ import type {
   RunStatus,
   WireExperiment,
   WireFileInfo,
+  WireDataset,
+  WireDatasetInput,
   WireMetric,
   WireRun,
   WireRunData,
   WireRunInfo,
+  WireRunInputs,
   WireTag,
 } from "./wire-types.js";
 
@@ -111,7 +114,24 @@ export function normalizeRun(v: unknown): WireRun {
   if (d.metrics !== undefined) data.metrics = list(d.metrics).map(normalizeMetric);
   if (d.params !== undefined) data.params = normalizeTags(d.params);
   if (d.tags !== undefined) data.tags = normalizeTags(d.tags);
-  return { info: normalizeRunInfo(o.info), data };
+  return { info: normalizeRunInfo(o.info), data, inputs: normalizeRunInputs(o.inputs) };
+}
+
+function normalizeRunInputs(v: unknown): WireRunInputs {
+  const o = obj(v);
+  if (o.dataset_inputs === undefined) return {};
+  return {
+    dataset_inputs: list(o.dataset_inputs).map((i): WireDatasetInput => {
+      const input = obj(i);
+      const d = obj(input.dataset);
+      const dataset: WireDataset = { name: str(d.name), digest: str(d.digest), source_type: str(d.source_type), source: str(d.source) };
+      if (d.schema !== undefined) dataset.schema = str(d.schema);
+      if (d.profile !== undefined) dataset.profile = str(d.profile);
+      const out: WireDatasetInput = { dataset };
+      if (input.tags !== undefined) out.tags = normalizeTags(input.tags);
+      return out;
+    }),
+  };
 }
 
 export function normalizeFileInfo(v: unknown): WireFileInfo {

@@ -28,6 +28,43 @@ afterAll(async () => {
 });
 
 describe("against the real server", () => {
+  it("links datasets with their context (logInput), reads them back on the run and finds the run by datasets.* filters", async () => {
+    const tracking = createTracking({ trackingUri: server.url, flushIntervalMs: 0, endRunsOnExit: false });
+    const run = await tracking.startRun({ experiment: "inputs", runName: "fed" });
+    const train = { name: "iris-train", digest: "a1b2", source_type: "local", source: JSON.stringify({ uri: "/data/train.parquet" }) };
+    await run.logInput(train, { context: "training", tags: { split: "80%" } });
+    await run.logInput({ ...train, name: "iris-eval", digest: "c3d4", schema: '{"mlflow_colspec": []}' }, { context: "eval" });
+    await run.end();
+    const { run: got } = await client.runs.get(run.runId);
+    expect(got.inputs.dataset_inputs).toEqual([
+      { dataset: train, tags: [{ key: "mlflow.data.context", value: "training" }, { key: "split", value: "80%" }] },
+      { dataset: { ...train, name: "iris-eval", digest: "c3d4", schema: '{"mlflow_colspec": []}' }, tags: [{ key: "mlflow.data.context", value: "eval" }] },
+    ]);
+    const search = (filter: string) => client.runs.search({ experiment_ids: [run.experimentId], filter });
+    expect((await search("datasets.context = 'eval' and datasets.digest = 'c3d4'")).runs.map((r) => r.info.run_id)).toEqual([run.runId]);
+    expect((await search("datasets.name = 'iris-test'")).runs).toEqual([]);
+    const plain = await tracking.startRun({ experiment: "inputs", runName: "plain" });
+    await plain.end();
+    expect((await client.runs.get(plain.runId)).run.inputs).toEqual({});
+    // `flywheel runs show` lists them.
+    const original = { ...io };
+    let stdout = "";
+    io.out = (text) => {
+      stdout += text;
+    };
+    try {
+      const program = new Command().exitOverride();
+      registerRunsCommand(program);
+      await program.parseAsync(["node", "flywheel", "runs", "show", run.runId, "--tracking-uri", server.url]);
+    } finally {
+      Object.assign(io, original);
+    }
+    const section = stdout.slice(stdout.indexOf("Datasets:")).split("\n");
+    expect(section[1]).toMatch(/^\s+NAME\s+DIGEST\s+CONTEXT\s+SOURCE$/);
+    expect(section[2]).toMatch(/^\s+iris-train\s+a1b2\s+training\s+\{"uri":"\/data\/train.parquet"\}$/);
+    expect(section[3]).toMatch(/^\s+iris-eval\s+c3d4\s+eval\s/);
+  });
+
   it("logs a run with the tracking SDK and reads it back with the client", async () => {
     const tracking = createTracking({ trackingUri: server.url, flushIntervalMs: 0, endRunsOnExit: false });
     const run = await tracking.startRun({ experiment: "churn", runName: "baseline", tags: { team: "ml" } });

@@ -54,9 +54,32 @@ export interface WireRunData {
   tags?: WireTag[];
 }
 
+/** A dataset as MLflow records it (runs/log-inputs): stored once per experiment by (name, digest). */
+export interface WireDataset {
+  name: string;
+  digest: string;
+  source_type: string;
+  /** Where the data lives, as JSON text (MLflow's dataset sources write `{"uri": ...}`). */
+  source: string;
+  schema?: string;
+  profile?: string;
+}
+
+/** A dataset a run used, with the input's tags (`mlflow.data.context`: "training", "eval", ...). */
+export interface WireDatasetInput {
+  tags?: WireTag[];
+  dataset: WireDataset;
+}
+
+export interface WireRunInputs {
+  dataset_inputs?: WireDatasetInput[];
+}
+
 export interface WireRun {
   info: WireRunInfo;
   data: WireRunData;
+  /** The run's logged datasets (`{}` when none, as MLflow sends it). */
+  inputs: WireRunInputs;
 }
 
 export interface WireFileInfo {
@@ -143,6 +166,11 @@ export interface LogBatchRequest {
   metrics?: WireMetric[];
   params?: WireParam[];
   tags?: WireTag[];
+}
+
+export interface LogInputsRequest {
+  run_id: string;
+  datasets: WireDatasetInput[];
 }
 
 export interface SearchRunsRequest {
