@@ -11,10 +11,8 @@
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
-import type { ModelRef } from "../registry/model-uri.js";
 import type { InferenceLogEvents } from "./inference-log/inference-log.js";
 import { HotCounter, HotHistogram } from "./hot-metrics.js";
-import { ModelCache, type LoadedModel } from "./model-cache.js";
 
 export type InferenceProtocol = "v2" | "v1" | "predict";
 
@@ -196,39 +194,6 @@ export class ServingMetrics {
     return () => {
       this.sessionCounts.delete(count);
     };
-  }
-}
-
-/** What `ModelCache.use` passes its callback after the model (whatever the cache's version passes). */
-type UseExtras = Parameters<Parameters<ModelCache["use"]>[1]> extends [LoadedModel, ...infer R] ? R : never;
-
-/**
- * A model cache whose models time each ONNX Runtime run into `onRun` (model name, seconds). Each
- * loaded model is wrapped once, so a model keeps one identity across requests (what is keyed by
- * model, such as a batcher, still sees one model); a batched run is timed once, for the batch.
- */
-export class MeteredModelCache extends ModelCache {
-  onRun: ((model: string, seconds: number) => void) | undefined;
-  private readonly metered = new WeakMap<LoadedModel, LoadedModel>();
-
-  override async use<T>(ref: ModelRef, fn: (model: LoadedModel, ...extras: UseExtras) => Promise<T>): Promise<T> {
-    return super.use(ref, (m, ...extras: UseExtras) => fn(this.meteredModel(m), ...extras));
-  }
-
-  private meteredModel(m: LoadedModel): LoadedModel {
-    const known = this.metered.get(m);
-    if (known !== undefined) return known;
-    const run: LoadedModel["run"] = async (feeds, outputs) => {
-      const start = performance.now();
-      try {
-        return await m.run(feeds, outputs);
-      } finally {
-        this.onRun?.(m.name, (performance.now() - start) / 1000);
-      }
-    };
-    const wrapped: LoadedModel = { ...m, run };
-    this.metered.set(m, wrapped);
-    return wrapped;
   }
 }
 

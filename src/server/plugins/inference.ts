@@ -15,7 +15,8 @@ import { BINARY_EXTENSION, HEADER_LENGTH_HEADER, binaryChoice, binaryInputParts,
 import { ServingError } from "../../serving/errors.js";
 import { InferenceService, attachInferenceService, type InferRequest, type LogContext, type RequestedOutput, type RoutingContext } from "../../serving/inference-service.js";
 import type { InferenceLogEntry, LogProtocol } from "../../serving/inference-log/log-record.js";
-import { MeteredModelCache, meterInferenceRequests, observeInference, registeredNameOf, type ServingMetrics } from "../../serving/metrics.js";
+import { meterInferenceRequests, observeInference, registeredNameOf, type ServingMetrics } from "../../serving/metrics.js";
+import { ModelCache } from "../../serving/model-cache.js";
 import { modelRefOf } from "../../serving/model-ref.js";
 import type { RequestTensor } from "../../serving/tensors.js";
 import type { ArtifactStore } from "../../storage/artifacts/artifact-store.js";
@@ -200,7 +201,7 @@ function parseV2InferPath(url: string): { model: string; version?: string } | un
 
 export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
   return async (app: FastifyInstance): Promise<void> => {
-    const cache = new MeteredModelCache(deps.registry, deps.artifacts, { intraOpNumThreads: deps.intraOpNumThreads ?? 1 });
+    const cache = new ModelCache(deps.registry, deps.artifacts, { intraOpNumThreads: deps.intraOpNumThreads ?? 1 });
     const service = new InferenceService(cache);
     service.inferenceLog = deps.inferenceLog;
     const logged = deps.inferenceLog !== undefined;
