@@ -63,6 +63,107 @@ export interface ResolvedView {
   filterCreated: boolean;
   /** How a row's position in the source is known: Parquet's row numbers, or numbering the scan. */
   rowOrder: "file" | "scan";
+  /** When set, the ASOF join orders this view's rows by one exact key and needs no tie fix (see `Packing`). */
+  packing?: Packing | undefined;
+}
+
+/**
+ * (event timestamp, created timestamp, row position) packed into one BIGINT ordered as Feast
+ * orders rows (later event, then later created, NULL created first, then later in the source), so
+ * one ASOF join on it picks the exact answer with no tie fix. It applies to a single Parquet file
+ * whose timestamps are multiples of `grain` microseconds (a second, a millisecond or one), with the
+ * event times' span, the created timestamps' distance from their event time (in grains) and the
+ * row count fitting in 62 bits together. The span, grain and row count of the event times come from
+ * one pass over that column; a created timestamp that does not fit (finer than the grain, or too far
+ * from its event time) stops the query with PACKING_MISS, and the call falls back to the ASOF join
+ * on the event timestamp with its tie fix.
+ */
+export interface Packing {
+  /** Earliest event timestamp (epoch microseconds) and the span to the latest, in grains. */
+  tsMin: bigint;
+  span: bigint;
+  grain: bigint;
+  /** Bits for the created timestamp's offset from the event time (0: no created column), and for the row position. */
+  offBits: number;
+  posBits: number;
+}
+
+/** The error a row that does not fit its view's packing raises (see Packing). */
+export const PACKING_MISS = "__fw_packing_miss";
+
+/**
+ * The packing of a view's source whose event timestamps span [tsMin, tsMax] (epoch microseconds)
+ * over `rows` rows, all multiples of `grain`; undefined when no packing can fit.
+ */
+export function packingFor(v: ResolvedView, tsMin: bigint, tsMax: bigint, rows: bigint, grain: bigint): Packing | undefined {
+  if (!packable(v) || rows <= 0n || tsMax < tsMin || grain <= 0n) return undefined;
+  const span = (tsMax - tsMin) / grain;
+  const posBits = bitLength(rows - 1n);
+  const tsBits = bitLength(span);
+  const offBits = v.createdColumn === undefined ? 0 : 62 - tsBits - posBits;
+  // Created timestamps need room to differ from their event time by more than a little.
+  if (tsBits + posBits > 62 || (v.createdColumn !== undefined && offBits < 8)) return undefined;
+  return { tsMin, span, grain, offBits, posBits };
+}
+
+/** Whether a view could be packed: an `asof` view of one Parquet file with row numbers, not filtering by created timestamp. */
+export function packable(v: ResolvedView): boolean {
+  return !v.filterCreated && v.strategy === "asof" && v.rowOrder === "file" && v.spec.source.format === "parquet" && (v.spec.source.appendedParquet ?? []).length === 0;
+}
+
+function bitLength(n: bigint): number {
+  let bits = 0;
+  for (let x = n; x > 0n; x >>= 1n) bits++;
+  return Math.max(bits, 1);
+}
+
+/** A source row's packed key (`ts` the event timestamp in microseconds, raw created column `cr`), or PACKING_MISS. */
+function packedKeySql(v: ResolvedView, p: Packing): string {
+  const low = p.offBits + p.posBits;
+  const checks = [`ts % ${p.grain} = 0`];
+  let offset = "0";
+  if (v.createdColumn !== undefined) {
+    const half = 1n << BigInt(p.offBits - 1);
+    // NULL created: offset 0, below every created timestamp; others are centred on the event time.
+    const off = `(epoch_us(cr) - ts) // ${p.grain} + ${half}`;
+    checks.push(`(cr IS NULL OR (epoch_us(cr) % ${p.grain} = 0 AND ${off} BETWEEN 1 AND ${2n * half - 1n}))`);
+    offset = `coalesce(${off}, 0)`;
+  }
+  const key = `(((ts - ${p.tsMin}) // ${p.grain}) << ${low}) | (${offset} << ${p.posBits}) | pr`;
+  return `CASE WHEN ${checks.join(" AND ")} THEN ${key} ELSE error('${PACKING_MISS} ${v.alias}') END`;
+}
+
+/** The entity side of a packed ASOF join: every key of a row at or before the entity timestamp is at most this. */
+function packedProbeSql(p: Packing, ets: string): string {
+  const low = p.offBits + p.posBits;
+  const mask = (1n << BigInt(low)) - 1n;
+  const tsMax = p.tsMin + p.span * p.grain;
+  return (
+    `CASE WHEN ${ets} < ${p.tsMin} THEN -1 WHEN ${ets} >= ${tsMax} THEN ${(p.span << BigInt(low)) | mask} ` +
+    `ELSE ((((${ets} - ${p.tsMin}) // ${p.grain})) << ${low}) | ${mask} END`
+  );
+}
+
+/** A packed view's source: `k0.., pk, f0..` with the filters of `sourceSql`. */
+function packedSourceSql(v: ResolvedView, p: Packing, bounds: TimeBounds): string {
+  const source = v.spec.source;
+  const columns = [
+    ...v.keyColumns.map((c, j) => `${qi(c)} AS k${j}`),
+    `epoch_us(${qi(v.timestampColumn)}) AS ts`,
+    ...(v.createdColumn === undefined ? [] : [`${qi(v.createdColumn)} AS cr`]),
+    "file_row_number AS pr",
+    ...v.features.map((f, j) => `${qi(f.sourceColumn)} AS f${j}`),
+  ];
+  const raw = `(SELECT ${columns.join(", ")} FROM ${readFileSql(source.path, source.format)})`;
+  const where = ["ts IS NOT NULL", ...v.keyColumns.map((_, j) => `k${j} IS NOT NULL`)];
+  if (bounds === undefined) where.push("FALSE");
+  else {
+    where.push(`ts <= ${bounds.max}`);
+    const ttl = ttlMicros(v);
+    if (ttl !== undefined && bounds.min - ttl > INT64_MIN) where.push(`ts >= ${bounds.min - ttl}`);
+  }
+  const keys = v.keyColumns.map((_, j) => `k${j}`);
+  return `(SELECT ${[...keys, `${packedKeySql(v, p)} AS pk`, ...v.features.map((_, j) => `f${j}`)].join(", ")} FROM ${raw} WHERE ${where.join(" AND ")})`;
 }
 
 /** Non-null entity timestamps span [min, max] (epoch microseconds); undefined when there are none. */
@@ -199,12 +300,19 @@ export function matchTableSql(tables: Tables, views: ResolvedView[], bounds: Tim
     const a = v.alias;
     // The created timestamp and position only for the fix of filterByCreatedTimestamp (see fixTableSql).
     const order = v.filterCreated ? ["cr", "seq"] : [];
-    picked.push(...["ts", ...order].map((c) => `${a}.${c} AS ${col(v, c)}`));
+    const p = v.packing;
+    // A packed match's event timestamp is read back from its key (the result needs only its features).
+    const ts = p === undefined ? `${a}.ts` : `(${p.tsMin} + (${a}.pk >> ${p.offBits + p.posBits}) * ${p.grain})`;
+    if (p === undefined) picked.push(...["ts", ...order].map((c) => `${a}.${c} AS ${col(v, c)}`));
     // Features of a match outside the ttl are NULL here already (an unmatched row's are NULL), and
     // so are those of an entity row without a timestamp (DuckDB's ASOF operator matches it).
-    const valid = `e.${ETS} IS NOT NULL${ttlMicros(v) === undefined ? "" : ` AND ${withinTtl(v, `${a}.ts`, `e.${ETS}`)}`}`;
+    const valid = `e.${ETS} IS NOT NULL${ttlMicros(v) === undefined ? "" : ` AND ${withinTtl(v, ts, `e.${ETS}`)}`}`;
     picked.push(...v.features.map((_, j) => `CASE WHEN ${valid} THEN ${a}.f${j} END AS ${col(v, `f${j}`)}`));
-    joins.push(`ASOF LEFT JOIN ${sourceSql(v, bounds, v.filterCreated)} ${a} ON ${[...keyMatch(v, "e", a), `e.${ETS} >= ${a}.ts`].join(" AND ")}`);
+    joins.push(
+      p === undefined
+        ? `ASOF LEFT JOIN ${sourceSql(v, bounds, v.filterCreated)} ${a} ON ${[...keyMatch(v, "e", a), `e.${ETS} >= ${a}.ts`].join(" AND ")}`
+        : `ASOF LEFT JOIN ${packedSourceSql(v, p, bounds)} ${a} ON ${[...keyMatch(v, "e", a), `(${packedProbeSql(p, `e.${ETS}`)}) >= ${a}.pk`].join(" AND ")}`,
+    );
   }
   const select = [`e.${ROW}`, `e.${ETS}`, ...keys, ...picked];
   return `CREATE TEMP TABLE ${tables.match} AS SELECT ${select.join(", ")} FROM ${tables.entity} e ${joins.join(" ")}`;
@@ -310,6 +418,11 @@ export function resultSql(tables: Tables, entityColumns: ColumnInfo[], views: Re
   const joins: string[] = hasAsof ? [`JOIN ${tables.match} m ON m.${ROW} = e.${ROW}`] : [];
   for (const v of views) {
     const x = `x_${v.alias}`;
+    if (v.packing !== undefined) {
+      // Exact already: the match is the answer (NULL outside the ttl).
+      for (const [j, f] of v.features.entries()) featureExprs[f.outIndex] = `m.${col(v, `f${j}`)} AS ${qi((requested[f.outIndex] as ResolvedFeature).column)}`;
+      continue;
+    }
     joins.push(`LEFT JOIN ${tables.fix(v)} ${x} ON ${x}.row = e.${ROW}`);
     v.features.forEach((f, j) => {
       const name = qi((requested[f.outIndex] as ResolvedFeature).column);

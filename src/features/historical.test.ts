@@ -935,3 +935,87 @@ describe("timing", () => {
     console.log(`historical retrieval, 100k entity rows x 1M feature rows:\n  ${lines.join("\n  ")}`);
   });
 });
+
+describe("packed ASOF keys", () => {
+  /** Runs the request with packed keys (recording the SQL run, on DuckDB's ASOF operator), without them, and with the window strategy. */
+  async function threeWays(request: Omit<HistoricalFeaturesRequest, "out">): Promise<{ packed: unknown[]; plain: unknown[]; window: unknown[]; sql: string[] }> {
+    const sql: string[] = [];
+    // DuckDB's ASOF operator itself (small probes would otherwise take a loop join, which happens to pick the last tied row).
+    const spy = Object.create(asofOperatorDb) as OfflineDb;
+    spy.run = (text: string) => {
+      sql.push(text);
+      return asofOperatorDb.run(text);
+    };
+    const answers: unknown[][] = [];
+    for (const options of [{ db: spy }, { db, packedKeys: false }, { db, strategy: "window" as const }]) {
+      const out = outPath();
+      await getHistoricalFeatures({ ...request, out }, options);
+      answers.push(await read(out));
+    }
+    const [packed = [], plain = [], window = []] = answers;
+    return { packed, plain, window, sql };
+  }
+
+  const matchTables = (sql: string[]) => sql.filter((s) => s.startsWith("CREATE TEMP TABLE __fw_match_"));
+
+  test("give the answers the tie fix and the window strategy give: ties on event and created timestamps, NULL created, created before the event, any grain", async () => {
+    const fc = (await import("fast-check")).default;
+    const micros = { s: 1_000_000, ms: 1_000, us: 1 } as const;
+    let fitted = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("s", "ms", "us"),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 12 }), fc.option(fc.integer({ min: -6, max: 6 }), { nil: null })), { minLength: 1, maxLength: 40 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 4 }), fc.option(fc.integer({ min: -2, max: 15 }), { nil: null })), { minLength: 1, maxLength: 20 }),
+        fc.constantFrom(0, 3, 30),
+        async (grain, rows, entityRows, ttlUnits) => {
+          const g = micros[grain];
+          const at = (units: number) => `make_timestamp(${1_700_000_000_000_000 + units * g}::BIGINT)`;
+          const source = await write(
+            `SELECT * FROM (VALUES ${rows.map(([k, t, c], i) => `(${k}, ${at(t)}, ${c === null ? "NULL::TIMESTAMP" : at(t + c)}, ${i})`).join(", ")}) AS s(driver_id, event_timestamp, created, conv_rate)`,
+          );
+          const entities = await write(
+            `SELECT * FROM (VALUES ${entityRows.map(([k, t], i) => `(${k}, ${t === null ? "NULL::TIMESTAMP" : at(t)}, ${i})`).join(", ")}) AS e(driver_id, event_timestamp, n)`,
+          );
+          const { packed, plain, window, sql } = await threeWays({
+            entities: { path: entities, format: "parquet" },
+            views: [view("v", source, { ttlSeconds: (ttlUnits * g) / 1e6 })],
+            features: ["v:conv_rate"],
+          });
+          expect(packed).toEqual(plain);
+          expect(packed).toEqual(window);
+          // The packed join ran first; it fits unless the created timestamps are finer than the event times' grain.
+          expect(matchTables(sql)[0]).toContain("__fw_packing_miss");
+          if (matchTables(sql).length === 1) fitted++;
+        },
+      ),
+      { numRuns: 40 },
+    );
+    expect(fitted).toBeGreaterThan(20);
+  });
+
+  test("a created timestamp that does not fit the packing (finer than the event times, or too far off) falls back to the tie fix, with the same answers", async () => {
+    // Event times in whole seconds with a created time half a second in; then event times in
+    // microseconds (so 10 s take 24 bits) with a created time 300 years after its event.
+    for (const [t0, t5, t10, created] of [
+      ["2024-01-01 00:00:00", "2024-01-01 00:00:05", "2024-01-01 00:00:10", "2024-01-01 00:00:06.5"],
+      ["2024-01-01 00:00:00.000001", "2024-01-01 00:00:05.000001", "2024-01-01 00:00:10.000001", "2324-01-01 00:00:00"],
+    ]) {
+      const source = await write(`SELECT * FROM (VALUES
+          (1, TIMESTAMP '${t0}', TIMESTAMP '${t0}', 0.1),
+          (1, TIMESTAMP '${t5}', TIMESTAMP '${created}', 0.2),
+          (1, TIMESTAMP '${t5}', TIMESTAMP '${t5}', 0.3),
+          (1, TIMESTAMP '${t10}', TIMESTAMP '${t10}', 0.4)) AS s(driver_id, event_timestamp, created, conv_rate)`);
+      const entities = await write(`SELECT 1 AS driver_id, TIMESTAMP '2024-01-01 00:00:07' AS event_timestamp`);
+      const { packed, plain, window, sql } = await threeWays({ entities: { path: entities, format: "parquet" }, views: [view("v", source)], features: ["v:conv_rate"] });
+      // The tie at 5 s goes to the later created timestamp.
+      expect(packed).toEqual([{ driver_id: 1, event_timestamp: ts("2024-01-01T00:00:07"), conv_rate: 0.2 }]);
+      expect(packed).toEqual(plain);
+      expect(packed).toEqual(window);
+      const tables = matchTables(sql);
+      expect(tables).toHaveLength(2);
+      expect(tables[0]).toContain("__fw_packing_miss");
+      expect(tables[1]).not.toContain("__fw_packing_miss");
+    }
+  });
+});

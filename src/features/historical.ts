@@ -40,8 +40,11 @@ import {
   TIMESTAMP_TYPES,
   fixTableSql,
   matchTableSql,
+  packable,
+  packingFor,
   resultSql,
   windowTableSql,
+  type Packing,
   type ResolvedFeature,
   type ResolvedView,
   type Tables,
@@ -111,8 +114,21 @@ export async function getHistoricalFeatures(
       );
       const bounds = await entityBounds(db, tables.entity);
       const asof = resolvedViews.filter((v) => v.strategy === "asof");
-      if (asof.length > 0) await db.run(matchTableSql(tables, asof, bounds));
+      if (options.packedKeys !== false) for (const v of asof) v.packing = await packingOf(db, v);
+      if (asof.length > 0) {
+        try {
+          await db.run(matchTableSql(tables, asof, bounds));
+        } catch (e) {
+          // A row that does not fit its packing (or arithmetic on an extreme timestamp) stops the
+          // packed join: the views are matched on the event timestamp, with the tie fix.
+          if (!asof.some((v) => v.packing !== undefined)) throw e;
+          for (const v of asof) v.packing = undefined;
+          await db.run(`DROP TABLE IF EXISTS ${tables.match}`);
+          await db.run(matchTableSql(tables, asof, bounds));
+        }
+      }
       for (const v of resolvedViews) {
+        if (v.strategy === "asof" && v.packing !== undefined) continue;
         await db.run(v.strategy === "asof" ? fixTableSql(tables, v, bounds) : windowTableSql(tables, v, bounds));
       }
       const columns = [...entityColumns.map((c) => c.name), ...requested.map((f) => f.column)];
@@ -306,6 +322,23 @@ async function resolveView(
   // Parquet row numbers give each row its position, unless a source column shadows those names.
   const rowOrder = source.format === "parquet" && !types.has("file_index") && !types.has("file_row_number") ? "file" : "scan";
   return { spec, alias, keyColumns, timestampColumn, createdColumn, features, strategy: strategy === "window" ? "window" : "asof", filterCreated, rowOrder };
+}
+
+/** The packing of an `asof` view's source (see Packing), from its event timestamps' range and grain and its row count; undefined when none fits. */
+async function packingOf(db: OfflineDb, v: ResolvedView): Promise<Packing | undefined> {
+  if (!packable(v)) return undefined;
+  const source = v.spec.source;
+  // Positions are row numbers within one file.
+  const [files] = await db.query(`SELECT count(*) AS n FROM glob(${quoteLiteral(source.path)})`);
+  if (Number(files?.n) !== 1) return undefined;
+  const ts = `epoch_us(${qi(v.timestampColumn)})`;
+  const [row] = await db.query(
+    `SELECT min(${ts}) AS lo, max(${ts}) AS hi, count(*) AS n, bit_or(${ts} % 1000000) AS r6, bit_or(${ts} % 1000) AS r3 FROM ${readFileSql(source.path, source.format)}`,
+  );
+  const { lo, hi, n, r6, r3 } = row ?? {};
+  if (typeof lo !== "bigint" || typeof hi !== "bigint" || typeof n !== "bigint") return undefined;
+  const grain = r6 === 0n ? 1_000_000n : r3 === 0n ? 1_000n : 1n;
+  return packingFor(v, lo, hi, n, grain);
 }
 
 async function entityBounds(db: OfflineDb, entityTable: string): Promise<TimeBounds> {
