@@ -73,10 +73,10 @@ export interface ResolvedView {
  * one ASOF join on it picks the exact answer with no tie fix. It applies to a single Parquet file
  * whose timestamps are multiples of `grain` microseconds (a second, a millisecond or one), with the
  * event times' span, the created timestamps' distance from their event time (in grains) and the
- * row count fitting in 62 bits together. The span, grain and row count of the event times come from
- * one pass over that column; a created timestamp that does not fit (finer than the grain, or too far
- * from its event time) stops the query with PACKING_MISS, and the call falls back to the ASOF join
- * on the event timestamp with its tie fix.
+ * row count fitting in 62 bits together. The span and row count come from the file's statistics,
+ * the grain from its first rows; a row that does not fit (a finer event or created time, a created
+ * time too far from its event time) stops the query with PACKING_MISS, and the call falls back to
+ * the ASOF join on the event timestamp with its tie fix.
  */
 export interface Packing {
   /** Earliest event timestamp (epoch microseconds) and the span to the latest, in grains. */

@@ -994,6 +994,23 @@ describe("packed ASOF keys", () => {
     expect(fitted).toBeGreaterThan(20);
   });
 
+  test("an event time finer than the first rows' (past the rows read to guess the grain) falls back to the tie fix, with the same answers", async () => {
+    // 200,000 rows in whole seconds (the range's ends too), one at half a second past the first 100,000.
+    const source = await write(`SELECT range % 50 AS driver_id,
+        TIMESTAMP '2024-01-01' + to_seconds(range // 50) + CASE WHEN range = 150010 THEN INTERVAL 500 MILLISECOND ELSE INTERVAL 0 SECOND END AS event_timestamp,
+        TIMESTAMP '2024-01-01' + to_seconds(range // 50 + range % 3) AS created,
+        range / 1000.0 AS conv_rate
+      FROM range(200000)`);
+    const entities = await write(`SELECT (range * 7) % 50 AS driver_id, TIMESTAMP '2024-01-01' + to_seconds(range * 11 % 4000) + INTERVAL 700 MILLISECOND AS event_timestamp FROM range(300)`);
+    const { packed, plain, window, sql } = await threeWays({ entities: { path: entities, format: "parquet" }, views: [view("v", source, { ttlSeconds: 60 })], features: ["v:conv_rate"] });
+    expect(packed).toEqual(plain);
+    expect(packed).toEqual(window);
+    expect(packed.filter((r) => (r as { conv_rate: unknown }).conv_rate !== null).length).toBeGreaterThan(250);
+    const tables = matchTables(sql);
+    expect(tables).toHaveLength(2);
+    expect(tables[0]).toContain("__fw_packing_miss");
+  });
+
   test("a created timestamp that does not fit the packing (finer than the event times, or too far off) falls back to the tie fix, with the same answers", async () => {
     // Event times in whole seconds with a created time half a second in; then event times in
     // microseconds (so 10 s take 24 bits) with a created time 300 years after its event.

@@ -324,6 +324,9 @@ async function resolveView(
   return { spec, alias, keyColumns, timestampColumn, createdColumn, features, strategy: strategy === "window" ? "window" : "asof", filterCreated, rowOrder };
 }
 
+/** Rows read to guess the grain of a view's event timestamps. */
+const PACKING_SAMPLE = 100_000;
+
 /** The packing of an `asof` view's source (see Packing), from its event timestamps' range and grain and its row count; undefined when none fits. */
 async function packingOf(db: OfflineDb, v: ResolvedView): Promise<Packing | undefined> {
   if (!packable(v)) return undefined;
@@ -331,13 +334,16 @@ async function packingOf(db: OfflineDb, v: ResolvedView): Promise<Packing | unde
   // Positions are row numbers within one file.
   const [files] = await db.query(`SELECT count(*) AS n FROM glob(${quoteLiteral(source.path)})`);
   if (Number(files?.n) !== 1) return undefined;
-  const ts = `epoch_us(${qi(v.timestampColumn)})`;
-  const [row] = await db.query(
-    `SELECT min(${ts}) AS lo, max(${ts}) AS hi, count(*) AS n, bit_or(${ts} % 1000000) AS r6, bit_or(${ts} % 1000) AS r3 FROM ${readFileSql(source.path, source.format)}`,
-  );
-  const { lo, hi, n, r6, r3 } = row ?? {};
+  const ts = qi(v.timestampColumn);
+  const file = readFileSql(source.path, source.format);
+  // The range and count come from the file's statistics; the grain from the first rows and the
+  // range's ends (a later row finer than that stops the packed query, which then falls back).
+  const [row] = await db.query(`SELECT epoch_us(min(${ts})) AS lo, epoch_us(max(${ts})) AS hi, count(*) AS n FROM ${file}`);
+  const { lo, hi, n } = row ?? {};
   if (typeof lo !== "bigint" || typeof hi !== "bigint" || typeof n !== "bigint") return undefined;
-  const grain = r6 === 0n ? 1_000_000n : r3 === 0n ? 1_000n : 1n;
+  const [first] = await db.query(`SELECT bit_or(t % 1000000) AS r6, bit_or(t % 1000) AS r3 FROM (SELECT epoch_us(${ts}) AS t FROM ${file} LIMIT ${PACKING_SAMPLE})`);
+  const fits = (g: bigint) => lo % g === 0n && hi % g === 0n && first?.[g === 1_000_000n ? "r6" : "r3"] === 0n;
+  const grain = fits(1_000_000n) ? 1_000_000n : fits(1_000n) ? 1_000n : 1n;
   return packingFor(v, lo, hi, n, grain);
 }
 
