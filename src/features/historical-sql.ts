@@ -117,19 +117,23 @@ function bitLength(n: bigint): number {
   return Math.max(bits, 1);
 }
 
-/** A source row's packed key (`ts` the event timestamp in microseconds, raw created column `cr`), or PACKING_MISS. */
+/**
+ * A source row's packed key, from `tq` (its event time in grains after tsMin), `cq` (its created
+ * time the same way), `ts` and `cr` (both in microseconds) and `pr` (its row number); PACKING_MISS
+ * when it does not fit. Two divisions a row: checked by multiplying back.
+ */
 function packedKeySql(v: ResolvedView, p: Packing): string {
   const low = p.offBits + p.posBits;
-  const checks = [`ts % ${p.grain} = 0`];
+  const checks = [`tq * ${p.grain} + ${p.tsMin} = ts`];
   let offset = "0";
   if (v.createdColumn !== undefined) {
     const half = 1n << BigInt(p.offBits - 1);
     // NULL created: offset 0, below every created timestamp; others are centred on the event time.
-    const off = `(epoch_us(cr) - ts) // ${p.grain} + ${half}`;
-    checks.push(`(cr IS NULL OR (epoch_us(cr) % ${p.grain} = 0 AND ${off} BETWEEN 1 AND ${2n * half - 1n}))`);
+    const off = `cq - tq + ${half}`;
+    checks.push(`(cr IS NULL OR (cq * ${p.grain} + ${p.tsMin} = cr AND ${off} BETWEEN 1 AND ${2n * half - 1n}))`);
     offset = `coalesce(${off}, 0)`;
   }
-  const key = `(((ts - ${p.tsMin}) // ${p.grain}) << ${low}) | (${offset} << ${p.posBits}) | pr`;
+  const key = `(tq << ${low}) | (${offset} << ${p.posBits}) | pr`;
   return `CASE WHEN ${checks.join(" AND ")} THEN ${key} ELSE error('${PACKING_MISS} ${v.alias}') END`;
 }
 
@@ -150,11 +154,12 @@ function packedSourceSql(v: ResolvedView, p: Packing, bounds: TimeBounds): strin
   const columns = [
     ...v.keyColumns.map((c, j) => `${qi(c)} AS k${j}`),
     `epoch_us(${qi(v.timestampColumn)}) AS ts`,
-    ...(v.createdColumn === undefined ? [] : [`${qi(v.createdColumn)} AS cr`]),
+    ...(v.createdColumn === undefined ? [] : [`epoch_us(${qi(v.createdColumn)}) AS cr`]),
     "file_row_number AS pr",
     ...v.features.map((f, j) => `${qi(f.sourceColumn)} AS f${j}`),
   ];
   const raw = `(SELECT ${columns.join(", ")} FROM ${readFileSql(source.path, source.format)})`;
+  const grains = [`(ts - ${p.tsMin}) // ${p.grain} AS tq`, ...(v.createdColumn === undefined ? [] : [`(cr - ${p.tsMin}) // ${p.grain} AS cq`])];
   const where = ["ts IS NOT NULL", ...v.keyColumns.map((_, j) => `k${j} IS NOT NULL`)];
   if (bounds === undefined) where.push("FALSE");
   else {
@@ -163,7 +168,8 @@ function packedSourceSql(v: ResolvedView, p: Packing, bounds: TimeBounds): strin
     if (ttl !== undefined && bounds.min - ttl > INT64_MIN) where.push(`ts >= ${bounds.min - ttl}`);
   }
   const keys = v.keyColumns.map((_, j) => `k${j}`);
-  return `(SELECT ${[...keys, `${packedKeySql(v, p)} AS pk`, ...v.features.map((_, j) => `f${j}`)].join(", ")} FROM ${raw} WHERE ${where.join(" AND ")})`;
+  const filtered = `(SELECT *, ${grains.join(", ")} FROM ${raw} WHERE ${where.join(" AND ")})`;
+  return `(SELECT ${[...keys, `${packedKeySql(v, p)} AS pk`, ...v.features.map((_, j) => `f${j}`)].join(", ")} FROM ${filtered})`;
 }
 
 /** Non-null entity timestamps span [min, max] (epoch microseconds); undefined when there are none. */
