@@ -4,6 +4,7 @@
  * return, MLflow's validation rules and the run's state.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { WireDataset } from "../../src/client/wire-types.js";
 import type { KyselyMetadataStore } from "../../src/storage/metadata/kysely/kysely-metadata-store.js";
 import { openMetadataStore } from "../../src/storage/metadata/open.js";
 import { metadataBackends, titleOf } from "../helpers/backends.js";
@@ -11,14 +12,8 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const API = "/api/2.0/mlflow";
 
-interface DatasetBody {
-  name: string;
-  digest: string;
-  source_type: string;
-  source: string;
-  schema?: string;
-  profile?: string;
-}
+/** MLflow's dataset JSON, as the TypeScript client types it. */
+type DatasetBody = WireDataset;
 
 const ds = (name: string, digest: string, extra: Partial<DatasetBody> = {}): DatasetBody => ({
   name,
