@@ -13,10 +13,14 @@
  * slowly. With filterByCreatedTimestamp, the entity rows whose match was created after them are
  * answered by a running maximum over their keys' rows (see `fixTableSql`).
  *
+ * A view whose rows fit a packed key (historical-packing.ts) is joined on that key instead: its
+ * ASOF match is already the exact answer, and it has no tie fix.
+ *
  * `window` views are a range join on keys and the ttl window, then the best row per entity row.
  */
 import type { ColumnInfo } from "../storage/offline/duckdb.js";
 import { quoteIdentifier as qi, quoteLiteral, readFileSql } from "../storage/offline/duckdb.js";
+import { packedKeySql, packedProbeSql, type Packing } from "./historical-packing.js";
 import type { FeatureSourceSpec, FeatureViewSpec } from "./historical-types.js";
 
 export const ROW = "__fw_row";
@@ -67,87 +71,6 @@ export interface ResolvedView {
   packing?: Packing | undefined;
 }
 
-/**
- * (event timestamp, created timestamp, row position) packed into one BIGINT ordered as Feast
- * orders rows (later event, then later created, NULL created first, then later in the source), so
- * one ASOF join on it picks the exact answer with no tie fix. It applies to a single Parquet file
- * whose timestamps are multiples of `grain` microseconds (a second, a millisecond or one), with the
- * event times' span, the created timestamps' distance from their event time (in grains) and the
- * row count fitting in 62 bits together. The span and row count come from the file's statistics,
- * the grain from its first rows; a row that does not fit (a finer event or created time, a created
- * time too far from its event time) stops the query with PACKING_MISS, and the call falls back to
- * the ASOF join on the event timestamp with its tie fix.
- */
-export interface Packing {
-  /** Earliest event timestamp (epoch microseconds) and the span to the latest, in grains. */
-  tsMin: bigint;
-  span: bigint;
-  grain: bigint;
-  /** Bits for the created timestamp's offset from the event time (0: no created column), and for the row position. */
-  offBits: number;
-  posBits: number;
-}
-
-/** The error a row that does not fit its view's packing raises (see Packing). */
-export const PACKING_MISS = "__fw_packing_miss";
-
-/**
- * The packing of a view's source whose event timestamps span [tsMin, tsMax] (epoch microseconds)
- * over `rows` rows, all multiples of `grain`; undefined when no packing can fit.
- */
-export function packingFor(v: ResolvedView, tsMin: bigint, tsMax: bigint, rows: bigint, grain: bigint): Packing | undefined {
-  if (!packable(v) || rows <= 0n || tsMax < tsMin || grain <= 0n) return undefined;
-  const span = (tsMax - tsMin) / grain;
-  const posBits = bitLength(rows - 1n);
-  const tsBits = bitLength(span);
-  const offBits = v.createdColumn === undefined ? 0 : 62 - tsBits - posBits;
-  // Created timestamps need room to differ from their event time by more than a little.
-  if (tsBits + posBits > 62 || (v.createdColumn !== undefined && offBits < 8)) return undefined;
-  return { tsMin, span, grain, offBits, posBits };
-}
-
-/** Whether a view could be packed: an `asof` view of one Parquet file with row numbers, not filtering by created timestamp. */
-export function packable(v: ResolvedView): boolean {
-  return !v.filterCreated && v.strategy === "asof" && v.rowOrder === "file" && v.spec.source.format === "parquet" && (v.spec.source.appendedParquet ?? []).length === 0;
-}
-
-function bitLength(n: bigint): number {
-  let bits = 0;
-  for (let x = n; x > 0n; x >>= 1n) bits++;
-  return Math.max(bits, 1);
-}
-
-/**
- * A source row's packed key, from `tq` (its event time in grains after tsMin), `cq` (its created
- * time the same way), `ts` and `cr` (both in microseconds) and `pr` (its row number); PACKING_MISS
- * when it does not fit. Two divisions a row: checked by multiplying back.
- */
-function packedKeySql(v: ResolvedView, p: Packing): string {
-  const low = p.offBits + p.posBits;
-  const checks = [`tq * ${p.grain} + ${p.tsMin} = ts`];
-  let offset = "0";
-  if (v.createdColumn !== undefined) {
-    const half = 1n << BigInt(p.offBits - 1);
-    // NULL created: offset 0, below every created timestamp; others are centred on the event time.
-    const off = `cq - tq + ${half}`;
-    checks.push(`(cr IS NULL OR (cq * ${p.grain} + ${p.tsMin} = cr AND ${off} BETWEEN 1 AND ${2n * half - 1n}))`);
-    offset = `coalesce(${off}, 0)`;
-  }
-  const key = `(tq << ${low}) | (${offset} << ${p.posBits}) | pr`;
-  return `CASE WHEN ${checks.join(" AND ")} THEN ${key} ELSE error('${PACKING_MISS} ${v.alias}') END`;
-}
-
-/** The entity side of a packed ASOF join: every key of a row at or before the entity timestamp is at most this. */
-function packedProbeSql(p: Packing, ets: string): string {
-  const low = p.offBits + p.posBits;
-  const mask = (1n << BigInt(low)) - 1n;
-  const tsMax = p.tsMin + p.span * p.grain;
-  return (
-    `CASE WHEN ${ets} < ${p.tsMin} THEN -1 WHEN ${ets} >= ${tsMax} THEN ${(p.span << BigInt(low)) | mask} ` +
-    `ELSE ((((${ets} - ${p.tsMin}) // ${p.grain})) << ${low}) | ${mask} END`
-  );
-}
-
 /** A packed view's source: `k0.., pk, f0..` with the filters of `sourceSql`. */
 function packedSourceSql(v: ResolvedView, p: Packing, bounds: TimeBounds): string {
   const source = v.spec.source;
@@ -160,15 +83,8 @@ function packedSourceSql(v: ResolvedView, p: Packing, bounds: TimeBounds): strin
   ];
   const raw = `(SELECT ${columns.join(", ")} FROM ${readFileSql(source.path, source.format)})`;
   const grains = [`(ts - ${p.tsMin}) // ${p.grain} AS tq`, ...(v.createdColumn === undefined ? [] : [`(cr - ${p.tsMin}) // ${p.grain} AS cq`])];
-  const where = ["ts IS NOT NULL", ...v.keyColumns.map((_, j) => `k${j} IS NOT NULL`)];
-  if (bounds === undefined) where.push("FALSE");
-  else {
-    where.push(`ts <= ${bounds.max}`);
-    const ttl = ttlMicros(v);
-    if (ttl !== undefined && bounds.min - ttl > INT64_MIN) where.push(`ts >= ${bounds.min - ttl}`);
-  }
+  const filtered = `(SELECT *, ${grains.join(", ")} FROM ${raw} WHERE ${sourceFilters(v, bounds).join(" AND ")})`;
   const keys = v.keyColumns.map((_, j) => `k${j}`);
-  const filtered = `(SELECT *, ${grains.join(", ")} FROM ${raw} WHERE ${where.join(" AND ")})`;
   return `(SELECT ${[...keys, `${packedKeySql(v, p)} AS pk`, ...v.features.map((_, j) => `f${j}`)].join(", ")} FROM ${filtered})`;
 }
 
@@ -229,6 +145,11 @@ function plainSourceRelation(v: ResolvedView): string {
  * only rows with keys and an event timestamp that some entity row could see.
  */
 export function sourceSql(v: ResolvedView, bounds: TimeBounds, order = true): string {
+  return `(SELECT * FROM ${normalizedSql(v, order)} WHERE ${sourceFilters(v, bounds).join(" AND ")})`;
+}
+
+/** The rows of a normalized source (`k0.., ts`) that have keys and an event timestamp some entity row could see. */
+function sourceFilters(v: ResolvedView, bounds: TimeBounds): string[] {
   const where = ["ts IS NOT NULL", ...v.keyColumns.map((_, j) => `k${j} IS NOT NULL`)];
   if (bounds === undefined) {
     where.push("FALSE");
@@ -237,7 +158,7 @@ export function sourceSql(v: ResolvedView, bounds: TimeBounds, order = true): st
     const ttl = ttlMicros(v);
     if (ttl !== undefined && bounds.min - ttl > INT64_MIN) where.push(`ts >= ${bounds.min - ttl}`);
   }
-  return `(SELECT * FROM ${normalizedSql(v, order)} WHERE ${where.join(" AND ")})`;
+  return where;
 }
 
 /**

@@ -31,6 +31,7 @@ import {
   type FileFormat,
 } from "../storage/offline/duckdb.js";
 import { FeatureStoreError } from "./errors.js";
+import { packable, packingFor, type Packing } from "./historical-packing.js";
 import type { FeatureViewSpec, HistoricalFeaturesOptions, HistoricalFeaturesRequest, HistoricalFeaturesResult, JoinStrategy } from "./historical-types.js";
 import {
   ETS,
@@ -40,11 +41,8 @@ import {
   TIMESTAMP_TYPES,
   fixTableSql,
   matchTableSql,
-  packable,
-  packingFor,
   resultSql,
   windowTableSql,
-  type Packing,
   type ResolvedFeature,
   type ResolvedView,
   type Tables,
