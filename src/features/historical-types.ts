@@ -67,7 +67,7 @@ export interface HistoricalFeaturesOptions {
   strategy?: JoinStrategy;
   /**
    * Match `asof` views on one exact packed key where their data allows (see Packing in
-   * historical-sql.ts), with no tie fix; default true. False always matches on the event
+   * historical-packing.ts), with no tie fix; default true. False always matches on the event
    * timestamp and fixes ties (the answers are the same).
    */
   packedKeys?: boolean;
