@@ -2,7 +2,17 @@
  * Packed ASOF keys for historical retrieval: a view's rows ordered by one BIGINT, so a single ASOF
  * join gives Feast's exact answer (see `Packing`); historical-sql.ts builds the queries around it.
  */
-import type { ResolvedView } from "./historical-sql.js";
+import type { FeatureSourceSpec } from "./historical-types.js";
+
+/** What packing needs of a resolved view (historical-sql.ts's ResolvedView). */
+export interface PackableView {
+  alias: string;
+  spec: { source: FeatureSourceSpec };
+  createdColumn: string | undefined;
+  strategy: "asof" | "window";
+  filterCreated: boolean;
+  rowOrder: "file" | "scan";
+}
 
 /**
  * (event timestamp, created timestamp, row position) packed into one BIGINT ordered as Feast
@@ -32,7 +42,7 @@ export const PACKING_MISS = "__fw_packing_miss";
  * The packing of a view's source whose event timestamps span [tsMin, tsMax] (epoch microseconds)
  * over `rows` rows, all multiples of `grain`; undefined when no packing can fit.
  */
-export function packingFor(v: ResolvedView, tsMin: bigint, tsMax: bigint, rows: bigint, grain: bigint): Packing | undefined {
+export function packingFor(v: PackableView, tsMin: bigint, tsMax: bigint, rows: bigint, grain: bigint): Packing | undefined {
   if (!packable(v) || rows <= 0n || tsMax < tsMin || grain <= 0n) return undefined;
   const span = (tsMax - tsMin) / grain;
   const posBits = bitLength(rows - 1n);
@@ -44,7 +54,7 @@ export function packingFor(v: ResolvedView, tsMin: bigint, tsMax: bigint, rows: 
 }
 
 /** Whether a view could be packed: an `asof` view of one Parquet file with row numbers, not filtering by created timestamp. */
-export function packable(v: ResolvedView): boolean {
+export function packable(v: PackableView): boolean {
   return !v.filterCreated && v.strategy === "asof" && v.rowOrder === "file" && v.spec.source.format === "parquet" && (v.spec.source.appendedParquet ?? []).length === 0;
 }
 
@@ -59,7 +69,7 @@ function bitLength(n: bigint): number {
  * time the same way), `ts` and `cr` (both in microseconds) and `pr` (its row number); PACKING_MISS
  * when it does not fit. Two divisions a row: checked by multiplying back.
  */
-export function packedKeySql(v: ResolvedView, p: Packing): string {
+export function packedKeySql(v: PackableView, p: Packing): string {
   const low = p.offBits + p.posBits;
   const checks = [`tq * ${p.grain} + ${p.tsMin} = ts`];
   let offset = "0";
