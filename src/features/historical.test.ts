@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { OfflineDb, quoteLiteral } from "../storage/offline/duckdb.js";
 import { FeatureStoreError } from "./errors.js";
+import { packedKeySql, packingFor, type PackableView, type Packing } from "./historical-packing.js";
 import {
   getHistoricalFeatures,
   type FeatureViewSpec,
@@ -1009,6 +1010,33 @@ describe("packed ASOF keys", () => {
     const tables = matchTables(sql);
     expect(tables).toHaveLength(2);
     expect(tables[0]).toContain("__fw_packing_miss");
+  });
+
+  test("the packed key orders rows by event time, then created time (NULL first), then position; a row that does not fit raises PACKING_MISS", async () => {
+    const v: PackableView = {
+      alias: "v",
+      spec: { source: { path: "x.parquet", format: "parquet", timestampField: "t" } },
+      createdColumn: "c",
+      strategy: "asof",
+      filterCreated: false,
+      rowOrder: "file",
+    };
+    const t0 = 1_700_000_000_000_000n;
+    const packing = packingFor(v, t0, t0 + 10_000_000n, 100n, 1_000_000n) as Packing;
+    expect(packing).toBeDefined();
+    const keyOf = async (rows: [number, number | null, number][]) => {
+      const micros = (seconds: number) => t0 + BigInt(Math.round(seconds * 1e6));
+      const values = rows.map(([t, c, pos], i) => `(${i}, ${micros(t)}, ${c === null ? "NULL::BIGINT" : micros(t + c)}, ${pos})`);
+      const sql =
+        `SELECT ${packedKeySql(v, packing)} AS pk FROM (SELECT *, (ts - ${t0}) // 1000000 AS tq, (cr - ${t0}) // 1000000 AS cq ` +
+        `FROM (VALUES ${values.join(", ")}) AS r(i, ts, cr, pr)) ORDER BY i`;
+      return (await db.query(sql)).map((r) => r.pk as bigint);
+    };
+    // (event seconds, created offset in seconds or NULL, position), in the order Feast ranks them.
+    const ranked: [number, number | null, number][] = [[0, null, 5], [0, -3, 0], [0, -3, 1], [0, 0, 0], [0, 2, 99], [1, null, 0], [1, 0, 3], [10, -1, 0]];
+    const keys = await keyOf(ranked);
+    for (let i = 1; i < keys.length; i++) expect(keys[i] as bigint).toBeGreaterThan(keys[i - 1] as bigint);
+    await expect(keyOf([[0, 0.5, 0]])).rejects.toThrow(/__fw_packing_miss/);
   });
 
   test("a created timestamp that does not fit the packing (finer than the event times, or too far off) falls back to the tie fix, with the same answers", async () => {
