@@ -223,13 +223,19 @@ function post(agent: Agent, url: URL, body: Buffer): Promise<{ status: number; b
 /** USER_HZ: 100 on every Linux platform Node supports. */
 const CLOCK_TICKS = 100;
 
+/** CPU seconds (user + system) of a /proc `stat` file (a process's or a thread's). */
+function statCpuSeconds(path: string): number {
+  const stat = readFileSync(path, "utf8");
+  // Fields after the command name (which may hold spaces): utime is field 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
 /** CPU seconds (user + system) of a process's main thread, from /proc; NaN when unreadable. */
 function mainThreadCpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return Number.NaN;
   try {
-    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
   } catch {
     return Number.NaN;
   }
@@ -239,10 +245,7 @@ function mainThreadCpuSeconds(pid: number | undefined): number {
 function treeCpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return Number.NaN;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the command name (which may hold spaces): utime is field 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    let seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    let seconds = statCpuSeconds(`/proc/${pid}/stat`);
     for (const task of readdirSync(`/proc/${pid}/task`)) {
       for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim().split(" ")) {
         if (child !== "") seconds += treeCpuSeconds(Number(child));

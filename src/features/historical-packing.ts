@@ -65,10 +65,15 @@ function bitLength(n: bigint): number {
 }
 
 /**
- * A source row's packed key, from `tq` (its event time in grains after tsMin), `cq` (its created
- * time the same way), `ts` and `cr` (both in microseconds) and `pr` (its row number); PACKING_MISS
- * when it does not fit. Two divisions a row: checked by multiplying back.
+ * The columns `packedKeySql` reads besides `ts`, `cr` (event and created times in microseconds) and
+ * `pr` (the row number): `tq` and `cq`, those times in grains after tsMin. Two divisions a row,
+ * checked by multiplying back in `packedKeySql`.
  */
+export function packedGrainsSql(v: PackableView, p: Packing): string[] {
+  return [`(ts - ${p.tsMin}) // ${p.grain} AS tq`, ...(v.createdColumn === undefined ? [] : [`(cr - ${p.tsMin}) // ${p.grain} AS cq`])];
+}
+
+/** A source row's packed key, from the columns of `packedGrainsSql`; PACKING_MISS when it does not fit. */
 export function packedKeySql(v: PackableView, p: Packing): string {
   const low = p.offBits + p.posBits;
   const checks = [`tq * ${p.grain} + ${p.tsMin} = ts`];
@@ -84,6 +89,11 @@ export function packedKeySql(v: PackableView, p: Packing): string {
   return `CASE WHEN ${checks.join(" AND ")} THEN ${key} ELSE error('${PACKING_MISS} ${v.alias}') END`;
 }
 
+/** The event time (epoch microseconds) of the row whose packed key is `pk`. */
+export function packedEventTimeSql(p: Packing, pk: string): string {
+  return `(${p.tsMin} + (${pk} >> ${p.offBits + p.posBits}) * ${p.grain})`;
+}
+
 /** The entity side of a packed ASOF join: every key of a row at or before the entity timestamp is at most this. */
 export function packedProbeSql(p: Packing, ets: string): string {
   const low = p.offBits + p.posBits;
@@ -91,7 +101,6 @@ export function packedProbeSql(p: Packing, ets: string): string {
   const tsMax = p.tsMin + p.span * p.grain;
   return (
     `CASE WHEN ${ets} < ${p.tsMin} THEN -1 WHEN ${ets} >= ${tsMax} THEN ${(p.span << BigInt(low)) | mask} ` +
-    `ELSE ((((${ets} - ${p.tsMin}) // ${p.grain})) << ${low}) | ${mask} END`
+    `ELSE (((${ets} - ${p.tsMin}) // ${p.grain}) << ${low}) | ${mask} END`
   );
 }
-

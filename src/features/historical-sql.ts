@@ -20,7 +20,7 @@
  */
 import type { ColumnInfo } from "../storage/offline/duckdb.js";
 import { quoteIdentifier as qi, quoteLiteral, readFileSql } from "../storage/offline/duckdb.js";
-import { packedKeySql, packedProbeSql, type Packing } from "./historical-packing.js";
+import { packedEventTimeSql, packedGrainsSql, packedKeySql, packedProbeSql, type Packing } from "./historical-packing.js";
 import type { FeatureSourceSpec, FeatureViewSpec } from "./historical-types.js";
 
 export const ROW = "__fw_row";
@@ -82,8 +82,7 @@ function packedSourceSql(v: ResolvedView, p: Packing, bounds: TimeBounds): strin
     ...v.features.map((f, j) => `${qi(f.sourceColumn)} AS f${j}`),
   ];
   const raw = `(SELECT ${columns.join(", ")} FROM ${readFileSql(source.path, source.format)})`;
-  const grains = [`(ts - ${p.tsMin}) // ${p.grain} AS tq`, ...(v.createdColumn === undefined ? [] : [`(cr - ${p.tsMin}) // ${p.grain} AS cq`])];
-  const filtered = `(SELECT *, ${grains.join(", ")} FROM ${raw} WHERE ${sourceFilters(v, bounds).join(" AND ")})`;
+  const filtered = `(SELECT *, ${packedGrainsSql(v, p).join(", ")} FROM ${raw} WHERE ${sourceFilters(v, bounds).join(" AND ")})`;
   const keys = v.keyColumns.map((_, j) => `k${j}`);
   return `(SELECT ${[...keys, `${packedKeySql(v, p)} AS pk`, ...v.features.map((_, j) => `f${j}`)].join(", ")} FROM ${filtered})`;
 }
@@ -229,7 +228,7 @@ export function matchTableSql(tables: Tables, views: ResolvedView[], bounds: Tim
     const order = v.filterCreated ? ["cr", "seq"] : [];
     const p = v.packing;
     // A packed match's event timestamp is read back from its key (the result needs only its features).
-    const ts = p === undefined ? `${a}.ts` : `(${p.tsMin} + (${a}.pk >> ${p.offBits + p.posBits}) * ${p.grain})`;
+    const ts = p === undefined ? `${a}.ts` : packedEventTimeSql(p, `${a}.pk`);
     if (p === undefined) picked.push(...["ts", ...order].map((c) => `${a}.${c} AS ${col(v, c)}`));
     // Features of a match outside the ttl are NULL here already (an unmatched row's are NULL), and
     // so are those of an entity row without a timestamp (DuckDB's ASOF operator matches it).

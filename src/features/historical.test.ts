@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { OfflineDb, quoteLiteral } from "../storage/offline/duckdb.js";
 import { FeatureStoreError } from "./errors.js";
-import { packedKeySql, packingFor, type PackableView, type Packing } from "./historical-packing.js";
+import { packedGrainsSql, packedKeySql, packingFor, type PackableView, type Packing } from "./historical-packing.js";
 import {
   getHistoricalFeatures,
   type FeatureViewSpec,
@@ -1028,7 +1028,7 @@ describe("packed ASOF keys", () => {
       const micros = (seconds: number) => t0 + BigInt(Math.round(seconds * 1e6));
       const values = rows.map(([t, c, pos], i) => `(${i}, ${micros(t)}, ${c === null ? "NULL::BIGINT" : micros(t + c)}, ${pos})`);
       const sql =
-        `SELECT ${packedKeySql(v, packing)} AS pk FROM (SELECT *, (ts - ${t0}) // 1000000 AS tq, (cr - ${t0}) // 1000000 AS cq ` +
+        `SELECT ${packedKeySql(v, packing)} AS pk FROM (SELECT *, ${packedGrainsSql(v, packing).join(", ")} ` +
         `FROM (VALUES ${values.join(", ")}) AS r(i, ts, cr, pr)) ORDER BY i`;
       return (await db.query(sql)).map((r) => r.pk as bigint);
     };
