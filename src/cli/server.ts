@@ -31,7 +31,7 @@ export function registerServerCommand(program: Command): void {
 function addServerCommand(program: Command, name: string, description: string, role: AppRole): void {
   const cmd = program.command(name).description(description);
   if (role === "serving") {
-    cmd.option("--workers <n>", "processes sharing the port (ONNX Runtime runs on the calling thread, so one per core uses every core)", "1");
+    cmd.option("--workers <n>", "processes sharing the port, one per core (each then runs ONNX Runtime on its serving thread only, unless FLYWHEEL_RUNTIME_THREAD is set)", "1");
   }
   cmd
     .option("--host <host>", "address to bind (default 127.0.0.1; env FLYWHEEL_HOST)")
@@ -94,8 +94,10 @@ function addServerCommand(program: Command, name: string, description: string, r
 async function runPrimary(workers: number): Promise<void> {
   let stopping = false;
   let announced = false;
+  // N processes already use N cores: a second ONNX Runtime thread in each would only add hand-offs.
+  const env = process.env.FLYWHEEL_RUNTIME_THREAD === undefined ? { FLYWHEEL_RUNTIME_THREAD: "false" } : {};
   const fork = () => {
-    const worker = cluster.fork();
+    const worker = cluster.fork(env);
     worker.on("message", (msg: { listening?: string }) => {
       if (typeof msg.listening === "string" && !announced) {
         announced = true;

@@ -42,6 +42,15 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ env: { FLYWHEEL_INFERENCE_LOG_THREAD: "maybe" }, cwd: dir() })).toThrow(/inferenceLogThread.*FLYWHEEL_INFERENCE_LOG_THREAD|FLYWHEEL_INFERENCE_LOG_THREAD.*inferenceLogThread/s);
   });
 
+  test("runtimeThread: on by default; FLYWHEEL_RUNTIME_THREAD or YAML turn it off; anything else is refused", () => {
+    const cwd = dir();
+    expect(loadConfig({ env: {}, cwd }).runtimeThread).toBe(true);
+    expect(loadConfig({ env: { FLYWHEEL_RUNTIME_THREAD: "false" }, cwd }).runtimeThread).toBe(false);
+    writeFileSync(join(cwd, "flywheel.yaml"), "runtimeThread: 0\n");
+    expect(loadConfig({ env: {}, cwd }).runtimeThread).toBe(false);
+    expect(() => loadConfig({ env: { FLYWHEEL_RUNTIME_THREAD: "yes" }, cwd: dir() })).toThrow(/runtimeThread.*FLYWHEEL_RUNTIME_THREAD|FLYWHEEL_RUNTIME_THREAD.*runtimeThread/s);
+  });
+
   test("FLYWHEEL_CONFIG names another YAML file", () => {
     const cwd = dir();
     const file = join(cwd, "other.yaml");

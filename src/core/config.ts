@@ -11,6 +11,14 @@ import { FlywheelError } from "./errors.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
+/** A boolean setting: `true`/`false` or `1`/`0` (from a flag or the environment) too. */
+function flag() {
+  return z.preprocess(
+    (v) => (v === "true" || v === "1" || v === 1 ? true : v === "false" || v === "0" || v === 0 ? false : v),
+    z.boolean({ message: "must be true or false (or 1 or 0)" }),
+  );
+}
+
 export const configSchema = z.object({
   host: z.string().min(1),
   port: z.coerce.number().int().min(0).max(65535),
@@ -34,10 +42,13 @@ export const configSchema = z.object({
    * Encode and write the inference log on a thread of its own (the serving thread only copies each
    * entry into a shared ring); false keeps it on the serving thread. `true`/`false` or `1`/`0`.
    */
-  inferenceLogThread: z.preprocess(
-    (v) => (v === "true" || v === "1" || v === 1 ? true : v === "false" || v === "0" || v === 0 ? false : v),
-    z.boolean({ message: "must be true or false (or 1 or 0)" }),
-  ),
+  inferenceLogThread: flag(),
+  /**
+   * Run ONNX Runtime on a second thread too: under concurrent traffic, a run that starts while
+   * another is pending goes to that thread, so one server process uses two cores. `flywheel serve
+   * --workers N` turns it off in its workers unless set.
+   */
+  runtimeThread: flag(),
 });
 
 export type FlywheelConfig = z.infer<typeof configSchema>;
@@ -51,6 +62,7 @@ export const DEFAULTS: FlywheelConfig = {
   featureProject: "default",
   bodyLimit: 16 * 1024 * 1024,
   inferenceLogThread: true,
+  runtimeThread: true,
 };
 
 const ENV_NAMES: Record<keyof FlywheelConfig, string> = {
@@ -66,6 +78,7 @@ const ENV_NAMES: Record<keyof FlywheelConfig, string> = {
   logLevel: "FLYWHEEL_LOG_LEVEL",
   bodyLimit: "FLYWHEEL_BODY_LIMIT",
   inferenceLogThread: "FLYWHEEL_INFERENCE_LOG_THREAD",
+  runtimeThread: "FLYWHEEL_RUNTIME_THREAD",
 };
 
 function fromEnv(env: NodeJS.ProcessEnv): ConfigInput {

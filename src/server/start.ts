@@ -53,6 +53,7 @@ export async function startServer(cfg: FlywheelConfig, logger: Logger = silentLo
       role,
       features,
       inferenceLog,
+      runtimeThread: cfg.runtimeThread,
       // Monitors read this server's inference log and publish alerts on its stream.
       monitoring: { dataDir: cfg.dataDir, project: cfg.featureProject, bus, ...options.monitoring },
     });

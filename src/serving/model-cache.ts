@@ -21,6 +21,8 @@ import { batchConfigOf, type BatchConfig } from "./batcher.js";
 import { logSampleRateOf } from "./inference-log/sampling.js";
 import { trafficPolicyOf, type TrafficPolicy } from "./traffic.js";
 import { ServingError } from "./errors.js";
+import { RuntimeRunError, RuntimeThread, RuntimeThreadLost } from "./runtime-thread.js";
+import type { Logger } from "../core/logger.js";
 import { datatypeOf, type RuntimeTensor, type ServingSignature, type ServingTensorSpec, type TensorValue } from "./tensors.js";
 
 /** The part of the registry serving needs (RegistryService provides it). */
@@ -72,14 +74,27 @@ export interface ModelCacheOptions {
    * on every request.
    */
   revisionTtlMs?: number;
+  /**
+   * Run ONNX Runtime on a second thread too (see runtime-thread.ts): a run that starts while
+   * another is pending goes to the thread's session of the model; default false.
+   */
+  runtimeThread?: boolean;
+  logger?: Logger;
+}
+
+/** A version's loaded model, its session, and its id on the ONNX Runtime thread (if it has one there). */
+interface Loaded {
+  model: LoadedModel;
+  session: InferenceSession;
+  threadSession?: number;
 }
 
 interface Entry {
   /** Changes when a deleted model's version number is reused by a new package. */
   stamp: string;
-  loading: Promise<{ model: LoadedModel; session: InferenceSession }>;
+  loading: Promise<Loaded>;
   /** What `loading` resolved to, once it has. */
-  loaded?: { model: LoadedModel; session: InferenceSession };
+  loaded?: Loaded;
   inFlight: number;
   retired: boolean;
 }
@@ -162,6 +177,12 @@ export class ModelCache {
   private closed = false;
   /** Sessions created so far (a test hook: loads happen once per version). */
   loads = 0;
+  /** The second ONNX Runtime thread, started with the first load when `runtimeThread` is on. */
+  private runtime: RuntimeThread | undefined;
+  private runtimeStarted = false;
+  private nextThreadSession = 1;
+  /** Runs started and not yet finished, over every model (a run that finds another pending may go to the thread). */
+  private running = 0;
 
   constructor(
     private readonly registry: ModelResolver,
@@ -304,7 +325,7 @@ export class ModelCache {
       return await fn(hot?.model ?? (await entry.loading).model);
     } finally {
       entry.inFlight--;
-      if (entry.retired && entry.inFlight === 0) void release(entry);
+      if (entry.retired && entry.inFlight === 0) void this.release(entry);
     }
   }
 
@@ -318,7 +339,32 @@ export class ModelCache {
     const all = [...this.entries.values()];
     this.entries.clear();
     for (const e of all) e.retired = true;
-    await Promise.all(all.filter((e) => e.inFlight === 0).map(release));
+    await Promise.all(all.filter((e) => e.inFlight === 0).map((e) => this.release(e)));
+    await this.runtime?.close();
+  }
+
+  /** The second ONNX Runtime thread, once started (undefined without one). */
+  get thread(): RuntimeThread | undefined {
+    return this.runtime;
+  }
+
+  /** The ONNX Runtime thread, started on first use; undefined when off or it cannot start here. */
+  private runtimeThread(): RuntimeThread | undefined {
+    if (!this.runtimeStarted && this.options.runtimeThread === true) {
+      this.runtimeStarted = true;
+      this.runtime = RuntimeThread.start(this.options.logger);
+    }
+    return this.runtime;
+  }
+
+  /** Releases a retired entry's session (and the thread's); a load that failed has nothing to release. */
+  private release(entry: Entry): Promise<void> {
+    return entry.loading
+      .then(({ session, threadSession }) => {
+        if (threadSession !== undefined) this.runtime?.release(threadSession);
+        return session.release();
+      })
+      .catch(() => undefined);
   }
 
   private entryFor(v: ModelVersion): Entry {
@@ -328,7 +374,7 @@ export class ModelCache {
     if (existing !== undefined && existing.stamp === stamp) return existing;
     if (existing !== undefined) {
       existing.retired = true;
-      if (existing.inFlight === 0) void release(existing);
+      if (existing.inFlight === 0) void this.release(existing);
     }
     const entry: Entry = { stamp, loading: this.load(v), inFlight: 0, retired: false };
     // A failed load is not cached: the next request tries again.
@@ -344,7 +390,7 @@ export class ModelCache {
     return entry;
   }
 
-  private async load(v: ModelVersion): Promise<{ model: LoadedModel; session: InferenceSession }> {
+  private async load(v: ModelVersion): Promise<Loaded> {
     const what = `model '${v.name}' version ${v.version}`;
     try {
       const uri = await this.registry.downloadUri(v.name, v.version);
@@ -366,22 +412,46 @@ export class ModelCache {
         await session.release();
         throw e;
       }
+      const thread = this.runtimeThread();
+      const threadSession = thread === undefined ? undefined : this.nextThreadSession++;
+      if (thread !== undefined && threadSession !== undefined) thread.load(threadSession, bytes, { intraOpNumThreads: this.options.intraOpNumThreads ?? 1 });
+      const failed = (message: string, cause: unknown) => new ServingError(400, `${what} could not run on this input: ${message}`, { cause });
       const run: LoadedModel["run"] = async (feeds, outputs) => {
-        const ortFeeds: Record<string, Tensor> = {};
-        for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
-        // Timed here, in the model's own run, rather than by wrapping the model: each wrapping
-        // layer costs every request a promise and a closure.
-        const start = performance.now();
+        this.running++;
         try {
-          return await session.run(ortFeeds, [...outputs]);
-        } catch (e) {
-          throw new ServingError(400, `${what} could not run on this input: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+          // Another run pending (concurrent traffic): this one goes to the thread, if it has the model.
+          if (this.running > 1 && threadSession !== undefined && thread?.canRun(threadSession) === true) {
+            try {
+              const done = await thread.run(threadSession, feeds, outputs);
+              this.onRun?.(v.name, done.seconds);
+              return done.outputs;
+            } catch (e) {
+              if (e instanceof RuntimeRunError) {
+                this.onRun?.(v.name, e.seconds);
+                throw failed(e.message, e);
+              }
+              // The thread went away: the run is done here.
+              if (!(e instanceof RuntimeThreadLost)) throw e;
+            }
+          }
+          const ortFeeds: Record<string, Tensor> = {};
+          for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+          // Timed here, in the model's own run, rather than by wrapping the model: each wrapping
+          // layer costs every request a promise and a closure.
+          const start = performance.now();
+          try {
+            return await session.run(ortFeeds, [...outputs]);
+          } catch (e) {
+            throw failed(e instanceof Error ? e.message : String(e), e);
+          } finally {
+            this.onRun?.(v.name, (performance.now() - start) / 1000);
+          }
         } finally {
-          this.onRun?.(v.name, (performance.now() - start) / 1000);
+          this.running--;
         }
       };
       const model: LoadedModel = { name: v.name, version: v.version, signature, run, ...(pkg.flywheel === undefined ? {} : { flywheel: pkg.flywheel }) };
-      return { model, session };
+      return threadSession === undefined ? { model, session } : { model, session, threadSession };
     } catch (e) {
       if (e instanceof ServingError) throw e;
       throw new ServingError(500, `${what} could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
@@ -389,7 +459,3 @@ export class ModelCache {
   }
 }
 
-/** Releases a retired entry's session; a load that failed has nothing to release. */
-function release(entry: Entry): Promise<void> {
-  return entry.loading.then(({ session }) => session.release()).catch(() => undefined);
-}

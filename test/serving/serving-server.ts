@@ -104,7 +104,8 @@ async function answerOf(res: Response): Promise<Answer> {
   return { status: res.status, json, headers: res.headers, body };
 }
 
-export async function startServingServer(): Promise<ServingServer> {
+/** `runtimeThread`: run ONNX Runtime on a second thread too, as `flywheel server` does (buildApp's default is off). */
+export async function startServingServer(options: { runtimeThread?: boolean } = {}): Promise<ServingServer> {
   const dir = tempDir("flywheel-serving-");
   let metadata: MetadataStore | undefined;
   let artifacts: ArtifactStore | undefined;
@@ -118,7 +119,7 @@ export async function startServingServer(): Promise<ServingServer> {
   try {
     metadata = await openMetadataStore(`sqlite:///${join(dir.path, "meta.db")}`);
     artifacts = await openArtifactStore(join(dir.path, "artifacts"));
-    app = await buildApp({ metadata, artifacts });
+    app = await buildApp({ metadata, artifacts, ...(options.runtimeThread === undefined ? {} : { runtimeThread: options.runtimeThread }) });
     await app.listen({ host: "127.0.0.1", port: 0 });
   } catch (e) {
     await close();

@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { FlywheelError } from "../../core/errors.js";
+import type { Logger } from "../../core/logger.js";
 import { VERSION } from "../../core/version.js";
 import type { RegistryService } from "../../registry/registry-service.js";
 import { BINARY_EXTENSION, HEADER_LENGTH_HEADER, binaryChoice, binaryInputParts, splitBody } from "../../serving/binary-tensors.js";
@@ -29,6 +30,8 @@ export interface InferencePluginDeps {
   artifacts: ArtifactStore;
   /** ONNX Runtime threads per operator in each session; default 1. */
   intraOpNumThreads?: number;
+  /** Run ONNX Runtime on a second thread too, for concurrent traffic (see runtime-thread.ts); default false. */
+  runtimeThread?: boolean;
   /** Where inference requests and runtime calls are counted and timed (none: not measured). */
   metrics?: ServingMetrics;
   /** Where served requests are logged; with it every answer carries its request id. */
@@ -201,7 +204,7 @@ function parseV2InferPath(url: string): { model: string; version?: string } | un
 
 export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
   return async (app: FastifyInstance): Promise<void> => {
-    const cache = new ModelCache(deps.registry, deps.artifacts, { intraOpNumThreads: deps.intraOpNumThreads ?? 1 });
+    const cache = new ModelCache(deps.registry, deps.artifacts, { intraOpNumThreads: deps.intraOpNumThreads ?? 1, runtimeThread: deps.runtimeThread === true, logger: app.log as Logger });
     const service = new InferenceService(cache);
     service.inferenceLog = deps.inferenceLog;
     const logged = deps.inferenceLog !== undefined;
