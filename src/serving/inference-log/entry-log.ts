@@ -43,13 +43,18 @@ export function sinkRecords(model: string, requestId: string, text: string): Sin
   return records;
 }
 
-/** A queued entry, or its rows as NDJSON (UTF-8) once encoded, with their model, hour and structure. */
+/** The model, UTC hour and structure (undefined: not described) of some of a queued item's rows. */
+interface RowShape {
+  model: string;
+  hour: string;
+  structure: readonly Readonly<Record<string, Kind>>[] | undefined;
+}
+
+/** A queued entry, or rows as NDJSON (UTF-8) once encoded (one entry's, or a batch's), with their shapes. */
 interface Queued {
   entry?: InferenceLogEntry | undefined;
   bytes?: Buffer;
-  model?: string;
-  hour?: string;
-  structure?: readonly Readonly<Record<string, Kind>>[] | undefined;
+  shapes?: RowShape[];
 }
 
 /** The rows of one model and UTC hour in a segment, and the structures the encoder noted for them. */
@@ -138,6 +143,37 @@ export class EntryLog {
     return this.log.isOpen(path);
   }
 
+  /**
+   * Encodes `entries` now and queues their rows as one item (the log thread's batch of one read of
+   * the ring: one buffer and one queue slot rather than one per entry). An entry that cannot be
+   * encoded is dropped and counted as `encode_error`; the rest are queued (or dropped together
+   * when the queue is full or the log closed).
+   */
+  offerMany(entries: readonly InferenceLogEntry[]): void {
+    let text = "";
+    let rows = 0;
+    const shapes: RowShape[] = [];
+    let last: RowShape | undefined;
+    for (const entry of entries) {
+      const n = Math.max(1, entryRows(entry));
+      let encoded: ReturnType<typeof encodeEntryShaped>;
+      try {
+        encoded = encodeEntryShaped(entry);
+      } catch {
+        this.events.dropped(n, "encode_error");
+        continue;
+      }
+      if (this.withLines) this.events.lines(sinkRecords(entry.model, entry.requestId, encoded.text));
+      text += encoded.text;
+      rows += n;
+      if (last === undefined || last.model !== entry.model || last.hour !== encoded.hour || last.structure !== encoded.structure) {
+        last = { model: entry.model, hour: encoded.hour, structure: encoded.structure };
+        shapes.push(last);
+      }
+    }
+    if (rows > 0) this.log.offer({ bytes: Buffer.from(text, "utf8"), shapes }, rows);
+  }
+
   /** Queues an entry's rows; false (counted as dropped) when the queue is full or the log closed. */
   offer(entry: InferenceLogEntry): boolean {
     const queued: Queued = { entry };
@@ -187,9 +223,7 @@ export class EntryLog {
     const { text, hour, structure } = encodeEntryShaped(entry);
     if (this.withLines) this.events.lines(sinkRecords(entry.model, entry.requestId, text));
     q.bytes = Buffer.from(text, "utf8");
-    q.model = entry.model;
-    q.hour = hour;
-    q.structure = structure;
+    q.shapes = [{ model: entry.model, hour, structure }];
   }
 
   /** Notes the models, hours and structures of a group about to be written to segment `path`. */
@@ -202,17 +236,23 @@ export class EntryLog {
     }
     if (hints === "unknown") return;
     for (const q of items) {
-      if (q.structure === undefined || q.model === undefined || q.hour === undefined) {
+      if (q.shapes === undefined) {
         this.hints.set(path, "unknown");
         return;
       }
-      const key = `${q.model}\u0000${q.hour}`;
-      let g = hints.get(key);
-      if (g === undefined) {
-        g = { model: q.model, hour: q.hour, parts: new Set() };
-        hints.set(key, g);
+      for (const { model, hour, structure } of q.shapes) {
+        if (structure === undefined) {
+          this.hints.set(path, "unknown");
+          return;
+        }
+        const key = `${model}\u0000${hour}`;
+        let g = hints.get(key);
+        if (g === undefined) {
+          g = { model, hour, parts: new Set() };
+          hints.set(key, g);
+        }
+        for (const part of structure) g.parts.add(part);
       }
-      for (const part of q.structure) g.parts.add(part);
     }
   }
 

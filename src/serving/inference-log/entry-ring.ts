@@ -77,6 +77,15 @@ function tensorBytes(t: RuntimeTensor): number {
   return TENSOR_HEAD_BYTES + 8 * t.dims.length + align8((t.data as NumericArray).byteLength);
 }
 
+/** UTF-16 code units as a string: `apply` over them (a spread iterates the view, five times slower), in slices that stay under the argument limit. */
+function textOf(units: Uint16Array): string {
+  const SLICE = 4096;
+  if (units.length <= SLICE) return String.fromCharCode.apply(null, units as unknown as number[]);
+  let out = "";
+  for (let i = 0; i < units.length; i += SLICE) out += String.fromCharCode.apply(null, units.subarray(i, i + SLICE) as unknown as number[]);
+  return out;
+}
+
 export class EntryRing {
   readonly sab: SharedArrayBuffer;
   private readonly header: Int32Array;
@@ -216,8 +225,8 @@ export class EntryRing {
     const idLen = dv.getUint16(at + 24, true);
     const armLen = dv.getUint16(at + 26, true);
     const start = (at + FIXED_BYTES) / 2;
-    const requestId = String.fromCharCode(...this.u16.subarray(start, start + idLen));
-    const arm = armLen === 0 ? undefined : String.fromCharCode(...this.u16.subarray(start + idLen, start + idLen + armLen - 1));
+    const requestId = textOf(this.u16.subarray(start, start + idLen));
+    const arm = armLen === 0 ? undefined : textOf(this.u16.subarray(start + idLen, start + idLen + armLen - 1));
     let p = align8((start + idLen + Math.max(0, armLen - 1)) * 2);
     const inputs: Record<string, RuntimeTensor> = {};
     for (const name of d.inputNames) {

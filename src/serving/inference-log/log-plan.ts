@@ -165,6 +165,19 @@ export class LogPlan {
    * value (not described here: the roller then reads the segment's structure itself).
    */
   structure(bits: readonly number[]): Readonly<Record<string, Kind>> | undefined {
+    // Most rows of a model have the kinds of the row before: no key string to build for them.
+    const last = this.lastBits;
+    if (last !== undefined && last.length === bits.length && last.every((b, i) => b === bits[i])) return this.lastShape;
+    const shape = this.shapeOf(bits);
+    this.lastBits = [...bits];
+    this.lastShape = shape;
+    return shape;
+  }
+
+  private lastBits: number[] | undefined;
+  private lastShape: Readonly<Record<string, Kind>> | undefined;
+
+  private shapeOf(bits: readonly number[]): Readonly<Record<string, Kind>> | undefined {
     const id = bits.join(",");
     const known = this.shapes.get(id);
     if (known !== undefined) return known;

@@ -90,6 +90,8 @@ export interface EncodedEntry {
 }
 
 const ARM_STRUCTURE: Readonly<Record<string, Kind>> = { arm: "VARCHAR" };
+/** `[described]` for each described structure, kept: entries of one shape share one structure list (the log groups them by it). */
+const alone = new WeakMap<Readonly<Record<string, Kind>>, readonly Readonly<Record<string, Kind>>[]>();
 const FROM_STORE_STRUCTURE: Readonly<Record<string, Kind>> = { features_from_store: ["VARCHAR"] };
 
 /**
@@ -143,11 +145,20 @@ export function encodeEntryShaped(e: InferenceLogEntry): EncodedEntry {
     text += `${line}${fromStore}}\n`;
   }
   const described = rows === 0 ? undefined : plan.structure(bits);
-  let structure: Readonly<Record<string, Kind>>[] | undefined;
+  let structure: readonly Readonly<Record<string, Kind>>[] | undefined;
   if (described !== undefined) {
-    structure = [described];
-    if (e.arm !== undefined) structure.push(ARM_STRUCTURE);
-    if (fromStore !== "") structure.push(FROM_STORE_STRUCTURE);
+    if (e.arm === undefined && fromStore === "") {
+      structure = alone.get(described);
+      if (structure === undefined) {
+        structure = [described];
+        alone.set(described, structure);
+      }
+    } else {
+      const parts = [described];
+      if (e.arm !== undefined) parts.push(ARM_STRUCTURE);
+      if (fromStore !== "") parts.push(FROM_STORE_STRUCTURE);
+      structure = parts;
+    }
   }
   // An hour the roller would not read the same way (a year outside 0000-9999): no structure.
   const hour = `${iso.slice(0, 10)}/${iso.slice(11, 13)}`;

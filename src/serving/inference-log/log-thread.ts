@@ -9,6 +9,7 @@ import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "
 import pino from "pino";
 import { EntryLog, type EntryLogOptions } from "./entry-log.js";
 import { EntryRing, type EntryDescriptor } from "./entry-ring.js";
+import type { InferenceLogEntry } from "./log-record.js";
 import type { FromLogThread, LogThreadData, ToLogThread } from "./threaded-entry-log.js";
 
 const port = parentPort as MessagePort;
@@ -46,13 +47,21 @@ function descriptor(id: number): EntryDescriptor | undefined {
   }
 }
 
-/** Offers every record in the ring to the log; a record whose descriptor never came is dropped and counted. */
+/**
+ * Offers every record in the ring to the log, encoded together as one queued item; a record whose
+ * descriptor never came is dropped and counted.
+ */
 function drain(): number {
-  return ring.drain(descriptor, (entry) => {
-    if (entry === undefined) post({ type: "dropped", n: 1, reason: "encode_error" });
-    // A full queue or a closed log drops and counts the entry itself (reported through `dropped`).
-    else log.offer(entry);
+  const entries: InferenceLogEntry[] = [];
+  let lost = 0;
+  const n = ring.drain(descriptor, (entry) => {
+    if (entry === undefined) lost++;
+    else entries.push(entry);
   });
+  if (lost > 0) post({ type: "dropped", n: lost, reason: "encode_error" });
+  // A full queue or a closed log drops and counts the entries itself (reported through `dropped`).
+  if (entries.length > 0) log.offerMany(entries);
+  return n;
 }
 
 let closing = false;
