@@ -5,6 +5,7 @@
  * acknowledged (and ended before the next move began) must be answered by the version moved to.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { inferenceServiceOf } from "../../src/serving/inference-service.js";
 import { IRIS_ONNX, irisMlmodel } from "../helpers/model-package.js";
 import { binaryBody, fixture, splitAnswer, startServingServer, tensorBytes, tensorValues, type ServingServer } from "./serving-server.js";
 
@@ -22,7 +23,8 @@ interface Served {
   error?: string;
 }
 
-describe("alias swap under load", () => {
+// With the second ONNX Runtime thread too (flywheel server's default): runs go to the thread's sessions.
+for (const runtimeThread of [false, true]) describe(`alias swap under load${runtimeThread ? ", ONNX Runtime thread on" : ""}`, () => {
   let server: ServingServer;
   let versions: [string, string];
   const { expected: fx } = fixture("iris_logreg");
@@ -30,7 +32,7 @@ describe("alias swap under load", () => {
   const labels = (fx.expected.label as number[]).slice(0, 4);
 
   beforeAll(async () => {
-    server = await startServingServer();
+    server = await startServingServer({ runtimeThread });
     const a = await server.register("swap", IRIS_ONNX, irisMlmodel());
     const b = await server.register("swap", fixture("iris_logreg").onnx);
     expect([a.status, b.status]).toEqual(["READY", "READY"]);
@@ -114,5 +116,9 @@ describe("alias swap under load", () => {
       }
     });
     expect(checked).toBeGreaterThan(0);
+    // With the thread on, the swap was exercised on its sessions too.
+    const thread = inferenceServiceOf(server.app.server)?.models.thread;
+    if (runtimeThread) expect(thread?.offloaded ?? 0).toBeGreaterThan(0);
+    else expect(thread).toBeUndefined();
   });
 });
