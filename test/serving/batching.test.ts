@@ -70,7 +70,8 @@ function inferBody(fx: ReturnType<typeof fixture>["expected"], k: number): Recor
   };
 }
 
-describe("adaptive batching over HTTP", () => {
+// With the second ONNX Runtime thread too (flywheel server's default): concurrent batches run there.
+for (const runtimeThread of [false, true]) describe(`adaptive batching over HTTP${runtimeThread ? ", ONNX Runtime thread on" : ""}`, () => {
   let server: ServingServer;
   let service: InferenceService;
   const versions = new Map<string, string>();
@@ -101,7 +102,7 @@ describe("adaptive batching over HTTP", () => {
   };
 
   beforeAll(async () => {
-    server = await startServingServer();
+    server = await startServingServer({ runtimeThread });
     const s = inferenceServiceOf(server.app.server);
     if (s === undefined) throw new Error("the server has no inference service attached");
     service = s;
@@ -187,5 +188,10 @@ describe("adaptive batching over HTTP", () => {
     const answers = await Promise.all(Array.from({ length: 8 }, (_, k) => server.call("POST", `/v2/models/${name}/infer`, inferBody(fx, k))));
     expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 8 }, () => 200));
     expect(service.batchStats.requests).toBe(before);
+  });
+
+  test("with the thread on, the bursts' runs went to it too", () => {
+    if (runtimeThread) expect(service.models.thread?.offloaded ?? 0).toBeGreaterThan(0);
+    else expect(service.models.thread).toBeUndefined();
   });
 });
