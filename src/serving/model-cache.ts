@@ -6,7 +6,7 @@
  * takes effect on the next request, one made by another process (a replica, the CLI on the same
  * database) within that time. Sessions stay cached per version.
  */
-import type { InferenceSession, Tensor } from "onnxruntime-node";
+import type { InferenceSession } from "onnxruntime-node";
 import type { FlywheelModelMetadata } from "../models/metadata.js";
 import { MLMODEL_FILE, onnxFlavorOf, parseMlmodel } from "../models/mlmodel.js";
 import type { Signature, SignatureSpec } from "../models/signature.js";
@@ -21,7 +21,8 @@ import { batchConfigOf, type BatchConfig } from "./batcher.js";
 import { logSampleRateOf } from "./inference-log/sampling.js";
 import { trafficPolicyOf, type TrafficPolicy } from "./traffic.js";
 import { ServingError } from "./errors.js";
-import { RuntimeRunError, RuntimeThread, RuntimeThreadLost } from "./runtime-thread.js";
+import { RuntimeThread } from "./runtime-thread.js";
+import { sessionRunner, type RunCount } from "./session-runner.js";
 import type { Logger } from "../core/logger.js";
 import { datatypeOf, type RuntimeTensor, type ServingSignature, type ServingTensorSpec, type TensorValue } from "./tensors.js";
 
@@ -182,7 +183,7 @@ export class ModelCache {
   private runtimeStarted = false;
   private nextThreadSession = 1;
   /** Runs started and not yet finished, over every model (a run that finds another pending may go to the thread). */
-  private running = 0;
+  private readonly runs: RunCount = { running: 0 };
 
   constructor(
     private readonly registry: ModelResolver,
@@ -412,46 +413,13 @@ export class ModelCache {
         await session.release();
         throw e;
       }
-      const thread = this.runtimeThread();
-      const threadSession = thread === undefined ? undefined : this.nextThreadSession++;
-      if (thread !== undefined && threadSession !== undefined) thread.load(threadSession, bytes, { intraOpNumThreads: this.options.intraOpNumThreads ?? 1 });
-      const failed = (message: string, cause: unknown) => new ServingError(400, `${what} could not run on this input: ${message}`, { cause });
-      const run: LoadedModel["run"] = async (feeds, outputs) => {
-        this.running++;
-        try {
-          // Another run pending (concurrent traffic): this one goes to the thread, if it has the model.
-          if (this.running > 1 && threadSession !== undefined && thread?.canRun(threadSession) === true) {
-            try {
-              const done = await thread.run(threadSession, feeds, outputs);
-              this.onRun?.(v.name, done.seconds);
-              return done.outputs;
-            } catch (e) {
-              if (e instanceof RuntimeRunError) {
-                this.onRun?.(v.name, e.seconds);
-                throw failed(e.message, e);
-              }
-              // The thread went away: the run is done here.
-              if (!(e instanceof RuntimeThreadLost)) throw e;
-            }
-          }
-          const ortFeeds: Record<string, Tensor> = {};
-          for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
-          // Timed here, in the model's own run, rather than by wrapping the model: each wrapping
-          // layer costs every request a promise and a closure.
-          const start = performance.now();
-          try {
-            return await session.run(ortFeeds, [...outputs]);
-          } catch (e) {
-            throw failed(e instanceof Error ? e.message : String(e), e);
-          } finally {
-            this.onRun?.(v.name, (performance.now() - start) / 1000);
-          }
-        } finally {
-          this.running--;
-        }
-      };
+      // The ONNX Runtime thread (when on) gets its own session of the model, for concurrent traffic.
+      const runtime = this.runtimeThread();
+      const thread = runtime === undefined ? undefined : { runtime, session: this.nextThreadSession++ };
+      thread?.runtime.load(thread.session, bytes, { intraOpNumThreads: this.options.intraOpNumThreads ?? 1 });
+      const run = sessionRunner({ what, model: v.name, session, ort, thread, runs: this.runs, timed: () => this.onRun });
       const model: LoadedModel = { name: v.name, version: v.version, signature, run, ...(pkg.flywheel === undefined ? {} : { flywheel: pkg.flywheel }) };
-      return threadSession === undefined ? { model, session } : { model, session, threadSession };
+      return thread === undefined ? { model, session } : { model, session, threadSession: thread.session };
     } catch (e) {
       if (e instanceof ServingError) throw e;
       throw new ServingError(500, `${what} could not be loaded: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
