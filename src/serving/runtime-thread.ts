@@ -15,6 +15,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "../core/logger.js";
+import { packTensors, unpackTensors, type PackedTensors } from "./tensor-pack.js";
 import type { RuntimeTensor, TensorValue } from "./tensors.js";
 
 /** Session options the thread creates its sessions with (the serving thread's own). */
@@ -22,23 +23,27 @@ export interface RuntimeSessionOptions {
   intraOpNumThreads: number;
 }
 
-/** A run the thread is asked for. */
+/** A run the thread is asked for: its feeds' names (their tensors are packed with the message's, in order) and the outputs wanted. */
 export interface RuntimeRunRequest {
   id: number;
   session: number;
-  feeds: Record<string, TensorValue>;
+  feeds: string[];
   outputs: readonly string[];
 }
 
+/** The runs asked for in one turn of the serving thread's event loop, their feeds packed together. */
 export type ToRuntimeThread =
   | { type: "load"; session: number; bytes: Uint8Array; options: RuntimeSessionOptions }
   | { type: "release"; session: number }
-  | { type: "runs"; runs: RuntimeRunRequest[] };
+  | { type: "runs"; runs: RuntimeRunRequest[]; tensors: PackedTensors };
 
-/** A run's outputs (as plain tensors) and how long ONNX Runtime took, or why it failed. */
-export type RuntimeRunResult = { id: number; outputs: Record<string, RuntimeTensor>; seconds: number } | { id: number; error: string; seconds: number };
+/** A run's output names (their tensors are packed with the message's, in order) and how long ONNX Runtime took, or why it failed. */
+export type RuntimeRunResult = { id: number; outputs: string[]; seconds: number } | { id: number; error: string; seconds: number; runHere?: true };
 
-export type FromRuntimeThread = { type: "loaded"; session: number } | { type: "load_failed"; session: number; error: string } | { type: "results"; results: RuntimeRunResult[] };
+export type FromRuntimeThread =
+  | { type: "loaded"; session: number }
+  | { type: "load_failed"; session: number; error: string }
+  | { type: "results"; results: RuntimeRunResult[]; tensors: PackedTensors };
 
 /** The thread failed or went away: the run is to be done on the serving thread. */
 export class RuntimeThreadLost extends Error {}
@@ -68,13 +73,21 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/** A run waiting for this turn's message. */
+interface Queued {
+  id: number;
+  session: number;
+  feeds: Record<string, TensorValue>;
+  outputs: readonly string[];
+}
+
 export class RuntimeThread {
   private readonly worker: Worker;
   /** Sessions the thread holds (loaded), and those it is loading. */
   private readonly ready = new Set<number>();
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private queue: RuntimeRunRequest[] = [];
+  private queue: Queued[] = [];
   private flushScheduled = false;
   private lost = false;
   private closed = false;
@@ -155,7 +168,21 @@ export class RuntimeThread {
       for (const r of runs) this.settleLost(r.id);
       return;
     }
-    this.worker.postMessage({ type: "runs", runs } satisfies ToRuntimeThread);
+    const tensors: TensorValue[] = [];
+    const requests = runs.map((r): RuntimeRunRequest => {
+      const names = Object.keys(r.feeds);
+      for (const name of names) tensors.push(r.feeds[name] as TensorValue);
+      return { id: r.id, session: r.session, feeds: names, outputs: r.outputs };
+    });
+    let packed: PackedTensors;
+    try {
+      packed = packTensors(tensors);
+    } catch {
+      // Data the pack does not carry: these runs are done on the serving thread.
+      for (const r of runs) this.settleLost(r.id);
+      return;
+    }
+    this.worker.postMessage({ type: "runs", runs: requests, tensors: packed } satisfies ToRuntimeThread, [packed.buffer]);
   }
 
   private received(m: FromRuntimeThread): void {
@@ -167,18 +194,25 @@ export class RuntimeThread {
         // The serving thread has its own session: its runs stay there.
         this.logger?.warn({ session: m.session, error: m.error }, "ONNX Runtime thread: could not load the model; its runs stay on the serving thread");
         return;
-      case "results":
+      case "results": {
+        const tensors = unpackTensors(m.tensors);
+        let t = 0;
         for (const r of m.results) {
           const p = this.pending.get(r.id);
-          if (p === undefined) continue;
           this.pending.delete(r.id);
-          if ("error" in r) p.reject(new RuntimeRunError(r.error, r.seconds));
-          else {
-            this.offloaded++;
-            p.resolve({ outputs: r.outputs, seconds: r.seconds });
+          if ("error" in r) {
+            // `runHere`: the thread could not hand the outputs back; the serving thread runs it again.
+            p?.reject(r.runHere === true ? new RuntimeThreadLost(r.error) : new RuntimeRunError(r.error, r.seconds));
+            continue;
           }
+          const outputs: Record<string, RuntimeTensor> = {};
+          for (const name of r.outputs) outputs[name] = tensors[t++] as RuntimeTensor;
+          if (p === undefined) continue;
+          this.offloaded++;
+          p.resolve({ outputs, seconds: r.seconds });
         }
         return;
+      }
     }
   }
 
