@@ -82,8 +82,7 @@ interface Queued {
 }
 
 export class RuntimeThread {
-  private readonly worker: Worker;
-  /** Sessions the thread holds (loaded), and those it is loading. */
+  /** Sessions the thread has loaded (runs of others stay on the serving thread). */
   private readonly ready = new Set<number>();
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -91,14 +90,13 @@ export class RuntimeThread {
   private flushScheduled = false;
   private lost = false;
   private closed = false;
-  /** Runs done by the thread so far (tests and metrics read it). */
+  /** Runs done by the thread so far (tests read it). */
   offloaded = 0;
 
   private constructor(
-    worker: Worker,
+    private readonly worker: Worker,
     private readonly logger: Logger | undefined,
   ) {
-    this.worker = worker;
     worker.on("message", (m: FromRuntimeThread) => this.received(m));
     worker.on("error", (e) => this.gone(e));
     worker.on("exit", (code) => this.gone(new Error(`the ONNX Runtime thread exited with code ${code}`)));
@@ -116,11 +114,6 @@ export class RuntimeThread {
   /** Whether runs of `session` can go to the thread now. */
   canRun(session: number): boolean {
     return !this.lost && !this.closed && this.ready.has(session) && this.pending.size < MAX_PENDING;
-  }
-
-  /** Runs posted and not yet answered. */
-  get backlog(): number {
-    return this.pending.size;
   }
 
   /** Whether the thread is running (false once it died or was closed). */
