@@ -9,9 +9,6 @@
 import type { InferenceSession } from "onnxruntime-node";
 import type { FlywheelModelMetadata } from "../models/metadata.js";
 import { MLMODEL_FILE, onnxFlavorOf, parseMlmodel } from "../models/mlmodel.js";
-import type { Signature, SignatureSpec } from "../models/signature.js";
-import { tensorDtypeOf } from "../models/signature.js";
-import type { TensorDtype } from "../onnx/inspect.js";
 import type { ModelRef } from "../registry/model-uri.js";
 import type { ArtifactStore } from "../storage/artifacts/artifact-store.js";
 import { joinKey, safeRelativePath } from "../storage/artifacts/safe-path.js";
@@ -24,7 +21,8 @@ import { ServingError } from "./errors.js";
 import { RuntimeThread } from "./runtime-thread.js";
 import { sessionRunner, type RunCount } from "./session-runner.js";
 import type { Logger } from "../core/logger.js";
-import { datatypeOf, type RuntimeTensor, type ServingSignature, type ServingTensorSpec, type TensorValue } from "./tensors.js";
+import { servingSignature } from "./serving-signature.js";
+import type { RuntimeTensor, ServingSignature, TensorValue } from "./tensors.js";
 
 /** The part of the registry serving needs (RegistryService provides it). */
 export interface ModelResolver {
@@ -105,42 +103,6 @@ async function readAll(store: ArtifactStore, key: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
-}
-
-function graphSpecs(names: readonly string[], metadata: readonly InferenceSession.ValueMetadata[], role: string): ServingTensorSpec[] {
-  const byName = new Map(metadata.map((m) => [m.name, m]));
-  return names.map((name) => {
-    const m = byName.get(name);
-    if (m === undefined || !m.isTensor) throw new Error(`${role} '${name}' is not a tensor; only tensor models can be served`);
-    const dtype = tensorDtypeOf(m.type);
-    if (dtype === undefined) throw new Error(`${role} '${name}' has element type ${m.type}, which cannot be served`);
-    return { name, datatype: datatypeOf(dtype), shape: m.shape.map((d) => (typeof d === "number" && Number.isInteger(d) && d >= 0 ? d : -1)) };
-  });
-}
-
-/**
- * The package's declared tensors when they describe the graph's inputs (or outputs) one for one;
- * otherwise (no signature, a column signature, other names) what the graph says.
- */
-function declaredOr(declared: SignatureSpec[] | undefined, graph: ServingTensorSpec[]): ServingTensorSpec[] {
-  if (declared === undefined || declared.length !== graph.length) return graph;
-  const out: ServingTensorSpec[] = [];
-  for (const s of declared) {
-    if (s.type !== "tensor") return graph;
-    const name = s.name ?? (declared.length === 1 ? graph[0]?.name : undefined);
-    const dtype: TensorDtype | undefined = tensorDtypeOf(s.dtype);
-    const g = graph.find((x) => x.name === name);
-    if (name === undefined || dtype === undefined || g === undefined) return graph;
-    out.push({ name, datatype: datatypeOf(dtype), shape: [...s.shape] });
-  }
-  return out;
-}
-
-export function servingSignature(declared: Signature | undefined, session: Pick<InferenceSession, "inputNames" | "outputNames" | "inputMetadata" | "outputMetadata">): ServingSignature {
-  return {
-    inputs: declaredOr(declared?.inputs, graphSpecs(session.inputNames, session.inputMetadata, "input")),
-    outputs: declaredOr(declared?.outputs, graphSpecs(session.outputNames, session.outputMetadata, "output")),
-  };
 }
 
 const RESOLVED_CAP = 10_000;

@@ -1,6 +1,6 @@
 /** A model package's ONNX graph loaded into ONNX Runtime for batch scoring, with what the package says about its columns. */
 import type { ModelPackage } from "../models/mlmodel.js";
-import { servingSignature } from "./model-cache.js";
+import { servingSignature } from "./serving-signature.js";
 import type { RuntimeTensor, ServingSignature, TensorValue } from "./tensors.js";
 
 /** A model loaded for batch scoring. */

@@ -2,6 +2,13 @@ import fc from "fast-check";
 import { expect, test } from "vitest";
 import { packTensors, unpackTensors } from "./tensor-pack.js";
 import type { RuntimeTensor } from "./tensors.js";
+import type { ArrayClass } from "./typed-arrays.js";
+
+/** The data class ONNX Runtime uses for each element type. */
+const CLASS_OF: Record<string, ArrayClass> = {
+  float32: Float32Array, float64: Float64Array, int8: Int8Array, uint8: Uint8Array, bool: Uint8Array, int16: Int16Array,
+  uint16: Uint16Array, float16: Uint16Array, int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array,
+};
 
 /** A tensor of every data class the runtime uses, some as views into a larger buffer (as request bodies give them). */
 const tensorArb: fc.Arbitrary<RuntimeTensor> = fc
@@ -13,21 +20,8 @@ const tensorArb: fc.Arbitrary<RuntimeTensor> = fc
   })
   .map(({ kind, values, pad, strings }): RuntimeTensor => {
     if (kind === "string") return { type: "string", dims: [strings.length], data: strings };
-    const make: Record<string, (n: number) => ArrayLike<unknown> & { buffer: ArrayBufferLike; BYTES_PER_ELEMENT: number; set(a: ArrayLike<never>, at?: number): void; subarray(a: number, b: number): unknown }> = {
-      float32: (n) => new Float32Array(n),
-      float64: (n) => new Float64Array(n),
-      int8: (n) => new Int8Array(n),
-      uint8: (n) => new Uint8Array(n),
-      bool: (n) => new Uint8Array(n),
-      int16: (n) => new Int16Array(n),
-      uint16: (n) => new Uint16Array(n),
-      float16: (n) => new Uint16Array(n),
-      int32: (n) => new Int32Array(n),
-      uint32: (n) => new Uint32Array(n),
-      int64: (n) => new BigInt64Array(n),
-      uint64: (n) => new BigUint64Array(n),
-    };
-    const whole = (make[kind] as (n: number) => ReturnType<(typeof make)[string]>)(values.length + pad);
+    const Class = CLASS_OF[kind] as ArrayClass;
+    const whole = new Class(values.length + pad);
     const big = kind === "int64" || kind === "uint64";
     const unsigned = kind.startsWith("uint") || kind === "bool" || kind === "float16";
     whole.set(values.map((v) => (unsigned ? Math.abs(v) : v)).map((v) => (big ? BigInt(v) : v)) as never, pad);

@@ -5,12 +5,8 @@
  * serving thread several microseconds a tensor; one buffer per message costs a fraction of that.
  */
 import type { RuntimeTensor } from "./tensors.js";
+import { ARRAY_CLASSES, arrayClassIndex, type ArrayClass, type NumericArray } from "./typed-arrays.js";
 
-type NumericArray = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
-type ArrayClass = { new (buffer: ArrayBuffer, byteOffset: number, length: number): NumericArray; readonly BYTES_PER_ELEMENT: number };
-
-/** The typed-array classes tensor data comes in; unpacked data has the class it was packed from. */
-const CLASSES: readonly ArrayClass[] = [Float32Array, Float64Array, Int8Array, Uint8Array, Int16Array, Uint16Array, Int32Array, Uint32Array, BigInt64Array, BigUint64Array];
 /** `classIndex` of data that is a list of strings. */
 const STRINGS = -1;
 
@@ -26,10 +22,9 @@ const align8 = (n: number) => (n + 7) & ~7;
 
 function classIndex(data: unknown): number {
   if (Array.isArray(data)) return STRINGS;
-  if (!ArrayBuffer.isView(data)) throw new TypeError("tensor data must be a typed array or a list of strings");
-  const ctor = (data as NumericArray).constructor;
-  for (let i = 0; i < CLASSES.length; i++) if (CLASSES[i] === ctor) return i;
-  throw new TypeError(`tensor data of class ${ctor.name} cannot be packed`);
+  const k = arrayClassIndex(data);
+  if (k < 0) throw new TypeError(`tensor data must be a typed array or a list of strings, got ${ArrayBuffer.isView(data) ? data.constructor.name : typeof data}`);
+  return k;
 }
 
 /** Packs `tensors`, in order; pass `packed.buffer` in the message's transfer list. */
@@ -74,7 +69,7 @@ export function unpackTensors(packed: PackedTensors): RuntimeTensor[] {
     const a = meta[p++] as number;
     const n = meta[p++] as number;
     if (k === STRINGS) out.push({ type, dims, data: strings[a] as string[] });
-    else out.push({ type, dims, data: new (CLASSES[k] as ArrayClass)(buffer, a, n) });
+    else out.push({ type, dims, data: new (ARRAY_CLASSES[k] as ArrayClass)(buffer, a, n) });
   }
   return out;
 }

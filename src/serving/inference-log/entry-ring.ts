@@ -17,6 +17,7 @@
  * u32 byte length, the dimensions as f64, the data bytes.
  */
 import type { RuntimeTensor } from "../tensors.js";
+import { ARRAY_CLASSES, arrayClassIndex, type NumericArray } from "../typed-arrays.js";
 import type { InferenceLogEntry, LogProtocol } from "./log-record.js";
 
 const HEAD = 0;
@@ -29,21 +30,6 @@ const TENSOR_HEAD_BYTES = 8;
 const PROTOCOLS: readonly LogProtocol[] = ["v2", "v1", "predict"];
 /** ONNX Runtime's element type names (a tensor of another type is not written to the ring). */
 const TYPES = ["float32", "float64", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "bool", "float16"] as const;
-
-type ArrayClass =
-  | Float32ArrayConstructor
-  | Float64ArrayConstructor
-  | Int8ArrayConstructor
-  | Uint8ArrayConstructor
-  | Int16ArrayConstructor
-  | Uint16ArrayConstructor
-  | Int32ArrayConstructor
-  | Uint32ArrayConstructor
-  | BigInt64ArrayConstructor
-  | BigUint64ArrayConstructor;
-type NumericArray = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
-/** The typed-array classes tensor data comes in; decoded data has the class it was written with. */
-const CLASSES: readonly ArrayClass[] = [Float32Array, Float64Array, Int8Array, Uint8Array, Int16Array, Uint16Array, Int32Array, Uint32Array, BigInt64Array, BigUint64Array];
 
 /** What is the same for many entries, sent to the consumer once and named by its id. */
 export interface EntryDescriptor {
@@ -58,14 +44,6 @@ export interface EntryDescriptor {
 
 const align8 = (n: number) => (n + 7) & ~7;
 
-/** The index of a tensor's data class in CLASSES, or -1. */
-function classIndex(data: unknown): number {
-  if (!ArrayBuffer.isView(data)) return -1;
-  const ctor = (data as NumericArray).constructor;
-  for (let i = 0; i < CLASSES.length; i++) if (CLASSES[i] === ctor) return i;
-  return -1;
-}
-
 function typeIndex(type: string): number {
   for (let i = 0; i < TYPES.length; i++) if (TYPES[i] === type) return i;
   return -1;
@@ -73,7 +51,7 @@ function typeIndex(type: string): number {
 
 /** Bytes a tensor takes in a record, or -1 when it cannot be written (strings, unknown types). */
 function tensorBytes(t: RuntimeTensor): number {
-  if (typeIndex(t.type) < 0 || classIndex(t.data) < 0 || t.dims.length > 255) return -1;
+  if (typeIndex(t.type) < 0 || arrayClassIndex(t.data) < 0 || t.dims.length > 255) return -1;
   return TENSOR_HEAD_BYTES + 8 * t.dims.length + align8((t.data as NumericArray).byteLength);
 }
 
@@ -106,7 +84,7 @@ export class EntryRing {
     this.u8 = new Uint8Array(this.sab, HEADER_BYTES, this.capacity);
     this.u16 = new Uint16Array(this.sab, HEADER_BYTES, this.capacity / 2);
     this.dv = new DataView(this.sab, HEADER_BYTES, this.capacity);
-    this.views = CLASSES.map((C) => new C(this.sab as unknown as ArrayBuffer, HEADER_BYTES, this.capacity / C.BYTES_PER_ELEMENT));
+    this.views = ARRAY_CLASSES.map((C) => new C(this.sab as unknown as ArrayBuffer, HEADER_BYTES, this.capacity / C.BYTES_PER_ELEMENT));
   }
 
   // ---- producer ------------------------------------------------------------------------------
@@ -182,7 +160,7 @@ export class EntryRing {
 
   private writeTensor(p: number, t: RuntimeTensor): number {
     const data = t.data as NumericArray;
-    const k = classIndex(data);
+    const k = arrayClassIndex(data);
     const dv = this.dv;
     dv.setUint8(p, typeIndex(t.type));
     dv.setUint8(p + 1, k);
