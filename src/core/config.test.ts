@@ -51,6 +51,18 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ env: { FLYWHEEL_RUNTIME_THREAD: "yes" }, cwd: dir() })).toThrow(/runtimeThread.*FLYWHEEL_RUNTIME_THREAD|FLYWHEEL_RUNTIME_THREAD.*runtimeThread/s);
   });
 
+  test("inference log overflow: drop by default, backpressure from the environment or YAML; capacity and wait are checked", () => {
+    const cwd = dir();
+    expect(loadConfig({ env: {}, cwd })).toMatchObject({ inferenceLogOverflow: "drop", inferenceLogCapacity: 100_000, inferenceLogMaxWaitMs: 1000 });
+    const env = { FLYWHEEL_INFERENCE_LOG_OVERFLOW: "backpressure", FLYWHEEL_INFERENCE_LOG_CAPACITY: "500", FLYWHEEL_INFERENCE_LOG_MAX_WAIT_MS: "250" };
+    expect(loadConfig({ env, cwd })).toMatchObject({ inferenceLogOverflow: "backpressure", inferenceLogCapacity: 500, inferenceLogMaxWaitMs: 250 });
+    writeFileSync(join(cwd, "flywheel.yaml"), "inferenceLogOverflow: backpressure\n");
+    expect(loadConfig({ env: {}, cwd }).inferenceLogOverflow).toBe("backpressure");
+    expect(() => loadConfig({ env: { FLYWHEEL_INFERENCE_LOG_OVERFLOW: "block" }, cwd: dir() })).toThrow(/inferenceLogOverflow.*FLYWHEEL_INFERENCE_LOG_OVERFLOW.*'drop' or 'backpressure'/s);
+    expect(() => loadConfig({ env: { FLYWHEEL_INFERENCE_LOG_CAPACITY: "0" }, cwd: dir() })).toThrow(/inferenceLogCapacity/);
+    expect(() => loadConfig({ env: { FLYWHEEL_INFERENCE_LOG_MAX_WAIT_MS: "-1" }, cwd: dir() })).toThrow(/inferenceLogMaxWaitMs/);
+  });
+
   test("FLYWHEEL_CONFIG names another YAML file", () => {
     const cwd = dir();
     const file = join(cwd, "other.yaml");

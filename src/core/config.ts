@@ -43,6 +43,16 @@ export const configSchema = z.object({
    * entry into a shared ring); false keeps it on the serving thread. `true`/`false` or `1`/`0`.
    */
   inferenceLogThread: flag(),
+  /** Most inference-log rows waiting in memory to be written. */
+  inferenceLogCapacity: z.coerce.number().int().min(1),
+  /**
+   * What a logged request finds when `inferenceLogCapacity` rows already wait: `drop` (its rows are
+   * dropped and counted, the answer is not delayed) or `backpressure` (it waits for room, at most
+   * `inferenceLogMaxWaitMs`, then its rows are dropped and counted).
+   */
+  inferenceLogOverflow: z.enum(["drop", "backpressure"], { message: "must be 'drop' or 'backpressure'" }),
+  /** The longest a request waits for room in the inference log under `backpressure`, in milliseconds. */
+  inferenceLogMaxWaitMs: z.coerce.number().int().min(0).max(600_000),
   /**
    * Run ONNX Runtime on a second thread too: under concurrent traffic, a run that starts while
    * another is pending goes to that thread, so one server process uses two cores. `flywheel serve
@@ -62,6 +72,9 @@ export const DEFAULTS: FlywheelConfig = {
   featureProject: "default",
   bodyLimit: 16 * 1024 * 1024,
   inferenceLogThread: true,
+  inferenceLogCapacity: 100_000,
+  inferenceLogOverflow: "drop",
+  inferenceLogMaxWaitMs: 1000,
   runtimeThread: true,
 };
 
@@ -78,6 +91,9 @@ const ENV_NAMES: Record<keyof FlywheelConfig, string> = {
   logLevel: "FLYWHEEL_LOG_LEVEL",
   bodyLimit: "FLYWHEEL_BODY_LIMIT",
   inferenceLogThread: "FLYWHEEL_INFERENCE_LOG_THREAD",
+  inferenceLogCapacity: "FLYWHEEL_INFERENCE_LOG_CAPACITY",
+  inferenceLogOverflow: "FLYWHEEL_INFERENCE_LOG_OVERFLOW",
+  inferenceLogMaxWaitMs: "FLYWHEEL_INFERENCE_LOG_MAX_WAIT_MS",
   runtimeThread: "FLYWHEEL_RUNTIME_THREAD",
 };
 

@@ -44,7 +44,16 @@ export async function startServer(cfg: FlywheelConfig, logger: Logger = silentLo
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   try {
     if (cfg.streamUri !== undefined) bus = await openStreamBus(cfg.streamUri, { logger });
-    inferenceLog = await InferenceLog.open(cfg.dataDir, { thread: cfg.inferenceLogThread, ...options.inferenceLog, logger, project: cfg.featureProject, ...(bus === undefined ? {} : { bus }) });
+    inferenceLog = await InferenceLog.open(cfg.dataDir, {
+      thread: cfg.inferenceLogThread,
+      capacity: cfg.inferenceLogCapacity,
+      overflow: cfg.inferenceLogOverflow,
+      maxWaitMs: cfg.inferenceLogMaxWaitMs,
+      ...options.inferenceLog,
+      logger,
+      project: cfg.featureProject,
+      ...(bus === undefined ? {} : { bus }),
+    });
     app = await buildApp({
       metadata,
       artifacts,

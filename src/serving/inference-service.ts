@@ -43,6 +43,12 @@ export interface LogContext {
   featuresFromStore?: string[];
 }
 
+/** Where served requests' entries go (InferenceLog). */
+export interface InferenceLogSink {
+  /** Undefined when the entry was taken; a promise when the request must wait for room first (it never rejects). */
+  offer(entry: InferenceLogEntry): Promise<void> | undefined;
+}
+
 /** Where a request's headers are read from, for sticky routing. */
 export interface RoutingContext {
   header(name: string): string | undefined;
@@ -124,7 +130,7 @@ export class InferenceService {
   private readonly shadowsInFlight = new Set<Promise<void>>();
 
   /** Where served requests are logged (sampled per model); none: nothing is logged. */
-  inferenceLog: { offer(entry: InferenceLogEntry): boolean } | undefined;
+  inferenceLog: InferenceLogSink | undefined;
 
   constructor(readonly models: ModelCache) {}
 
@@ -275,9 +281,9 @@ export class InferenceService {
     const { batching, logSampleRate } = settings ?? this.models.settingsNow(m.name) ?? (await this.models.settingsFor(m.name));
     const outputs = this.pick(names, batching === undefined || !batchable(m) ? await m.run(feeds, names) : await this.batcherOf(m).submit(feeds, names, batching));
     if (log !== undefined && this.inferenceLog !== undefined && sampled(logSampleRate)) {
-      // References only: the row encoding happens later, off the request's path.
+      // References only: the entry is copied after the answer is sent, and encoded off this thread.
       const now = performance.now();
-      this.inferenceLog.offer({
+      const wait = this.inferenceLog.offer({
         requestId: log.requestId,
         protocol: log.protocol,
         time: Date.now() - (now - log.started),
@@ -291,6 +297,8 @@ export class InferenceService {
         arm: log.arm,
         featuresFromStore: log.featuresFromStore,
       });
+      // Only under the "backpressure" overflow policy, with the log full.
+      if (wait !== undefined) await wait;
     }
     return outputs;
   }

@@ -45,7 +45,7 @@ describe("ServingMetrics", () => {
   test("an inference log's writes, drops, labels, publishes and failed rolls are counted until untracked", async () => {
     const m = new ServingMetrics({ processMetrics: false });
     let events: Parameters<Parameters<ServingMetrics["trackInferenceLog"]>[0]["subscribe"]>[0] | undefined;
-    const untrack = m.trackInferenceLog({ backlog: 7, subscribe: (e) => ((events = e), () => (events = undefined)) });
+    const untrack = m.trackInferenceLog({ backlog: 7, waiting: 2, waited: 9, subscribe: (e) => ((events = e), () => (events = undefined)) });
     events?.written(5);
     events?.dropped(2, "queue_full");
     events?.labelsWritten(3);
@@ -59,6 +59,8 @@ describe("ServingMetrics", () => {
     expect(line(text, "flywheel_inference_log_records_published_total ")).toEqual(["flywheel_inference_log_records_published_total 4"]);
     expect(line(text, "flywheel_inference_log_roll_failures_total ")).toEqual(["flywheel_inference_log_roll_failures_total 3"]);
     expect(line(text, "flywheel_inference_log_backlog_records ")).toEqual(["flywheel_inference_log_backlog_records 7"]);
+    expect(line(text, "flywheel_inference_log_waiting_requests ")).toEqual(["flywheel_inference_log_waiting_requests 2"]);
+    expect(line(text, "flywheel_inference_log_backpressure_waits_total ")).toEqual(["flywheel_inference_log_backpressure_waits_total 9"]);
     untrack();
     expect(events).toBeUndefined();
     expect(line(await m.exposition(), "flywheel_inference_log_backlog_records ")).toEqual(["flywheel_inference_log_backlog_records 0"]);

@@ -33,6 +33,14 @@ export interface InferenceObservation {
   seconds: number;
 }
 
+/** What the metrics read of an inference log when scraped. */
+interface TrackedLog {
+  readonly backlog: number;
+  /** Requests waiting for room now, and that have waited so far. */
+  readonly waiting: number;
+  readonly waited: number;
+}
+
 export class ServingMetrics {
   readonly registry = new Registry();
   // Counted on every request: label sets found without hashing (hot-metrics.ts).
@@ -43,7 +51,7 @@ export class ServingMetrics {
   private readonly routed: HotCounter;
   private readonly shadowRuns: Counter<"model" | "target" | "outcome">;
   private readonly sessionCounts = new Set<() => number>();
-  private readonly logBacklogs = new Set<() => number>();
+  private readonly logs = new Set<TrackedLog>();
   private readonly batchQueues = new Set<() => number>();
   private readonly logWritten: Counter;
   private readonly logDropped: Counter<"reason">;
@@ -98,13 +106,35 @@ export class ServingMetrics {
       for (const f of fns) n += f();
       return n;
     };
-    const logBacklogs = this.logBacklogs;
+    const logs = this.logs;
+    const over = (read: (log: TrackedLog) => number) => {
+      let n = 0;
+      for (const log of logs) n += read(log);
+      return n;
+    };
     new Gauge({
       name: "flywheel_inference_log_backlog_records",
       help: "Inference-log rows waiting in memory to be written (and published to the stream, when one is configured)",
       registers,
       collect() {
-        this.set(sum(logBacklogs));
+        this.set(over((l) => l.backlog));
+      },
+    });
+    new Gauge({
+      name: "flywheel_inference_log_waiting_requests",
+      help: "Requests waiting for room in a full inference log before they are answered (overflow policy backpressure)",
+      registers,
+      collect() {
+        this.set(over((l) => l.waiting));
+      },
+    });
+    new Counter({
+      name: "flywheel_inference_log_backpressure_waits_total",
+      help: "Requests that found the inference log full and waited for room (overflow policy backpressure)",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(over((l) => l.waited));
       },
     });
     this.logWritten = new Counter({ name: "flywheel_inference_log_records_written_total", help: "Inference-log rows written to local segments (they survive a process crash, and are fsync'd within a second)", registers });
@@ -164,9 +194,8 @@ export class ServingMetrics {
   }
 
   /** Counts an inference log's backlog, writes and drops until the returned function is called. */
-  trackInferenceLog(log: { readonly backlog: number; subscribe(events: InferenceLogEvents): () => void }): () => void {
-    const backlog = () => log.backlog;
-    this.logBacklogs.add(backlog);
+  trackInferenceLog(log: TrackedLog & { subscribe(events: InferenceLogEvents): () => void }): () => void {
+    this.logs.add(log);
     const unsubscribe = log.subscribe({
       written: (n) => this.logWritten.inc(n),
       dropped: (n, reason) => this.logDropped.inc({ reason }, n),
@@ -175,7 +204,7 @@ export class ServingMetrics {
       rollFailed: (n) => this.rollFailures.inc(n),
     });
     return () => {
-      this.logBacklogs.delete(backlog);
+      this.logs.delete(log);
       unsubscribe();
     };
   }

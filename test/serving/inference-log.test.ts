@@ -2,7 +2,8 @@
  * The inference log through a real server and real files: V2, V1 and predict API requests are
  * logged with their ids, feature-named inputs and outputs; labels posted later are joined (the
  * latest wins) and bad labels are refused naming the field; a sample rate of 0 logs nothing; a
- * full queue drops and counts without failing a request; the log rolls into Parquet that DuckDB
+ * full queue drops and counts without failing a request, or, under the backpressure policy, holds
+ * requests until there is room (at most maxWaitMs); the log rolls into Parquet that DuckDB
  * reads by glob; and every row is published to the stream bus (in-process, and NATS when
  * FLYWHEEL_TEST_NATS_URL is set).
  */
@@ -199,6 +200,56 @@ describe("inference log backpressure", () => {
     expect(await metric(s, /^flywheel_inference_log_records_written_total (\d+)/m)).toBe(2);
     expect(await metric(s, /^flywheel_inference_log_backlog_records (\d+)/m)).toBe(0);
     expect(s.inferenceLog.stats()).toMatchObject({ written: 2, dropped: 8, backlog: 0 });
+  });
+});
+
+describe("inference log overflow policy backpressure", () => {
+  let s: TestServer;
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  test("requests that find the log full wait for room: every row is written, none dropped, and the waits are counted", async () => {
+    // Room for two rows; a group is written 150 ms after its first row, which frees the room.
+    s = await startTestServer(sqliteBackend, { inferenceLog: { capacity: 2, groupCommitMs: 150, overflow: "backpressure", maxWaitMs: 30_000 } });
+    await register(s, "iris", METADATA);
+    await s.inferenceLog.flush();
+    const started = performance.now();
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const a = await post(s, "/v2/models/iris/infer", v2Body([i], `bp-${i}`));
+        return { ...a, ms: performance.now() - started };
+      }),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 8 }, () => 200));
+    for (const [i, a] of answers.entries()) expect(a.json.outputs.find((o: any) => o.name === "label").data).toEqual([FIXTURE.expected.label[i]]);
+    // Two rows per written group: the last pair waited for three groups to be written.
+    expect(Math.max(...answers.map((a) => a.ms))).toBeGreaterThanOrEqual(3 * 150 - 20);
+    await s.inferenceLog.flush();
+    expect(s.inferenceLog.stats()).toMatchObject({ written: 8, dropped: 0, backlog: 0, waiting: 0, waited: 6 });
+    expect(await metric(s, /^flywheel_inference_log_backpressure_waits_total (\d+)/m)).toBe(6);
+    expect(await metric(s, /^flywheel_inference_log_waiting_requests (\d+)/m)).toBe(0);
+    expect(await metric(s, /^flywheel_inference_log_records_dropped_total\{reason="queue_full"\} (\d+)/m)).toBe(0);
+    const rows = await logged(s, "iris");
+    expect(rows.map((r) => r.request_id).sort()).toEqual(Array.from({ length: 8 }, (_, i) => `bp-${i}`).sort());
+  });
+
+  test("a request waits at most maxWaitMs: its rows are then dropped and counted, and it is answered", async () => {
+    await s.stop();
+    // Room for one row, and no group written for a minute: the others give up after 100 ms.
+    s = await startTestServer(sqliteBackend, { inferenceLog: { capacity: 1, groupCommitMs: 60_000, overflow: "backpressure", maxWaitMs: 100 } });
+    await register(s, "iris", METADATA);
+    await s.inferenceLog.flush();
+    const started = performance.now();
+    const answers = await Promise.all(Array.from({ length: 4 }, (_, i) => post(s, "/v2/models/iris/infer", v2Body([i], `gave-up-${i}`))));
+    const ms = performance.now() - started;
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    expect(ms).toBeGreaterThanOrEqual(95);
+    expect(ms).toBeLessThan(5_000);
+    expect(await metric(s, /^flywheel_inference_log_records_dropped_total\{reason="queue_full"\} (\d+)/m)).toBe(3);
+    expect(s.inferenceLog.stats()).toMatchObject({ dropped: 3, backlog: 1, waiting: 0, waited: 3 });
+    await s.inferenceLog.flush();
+    expect(s.inferenceLog.stats()).toMatchObject({ written: 1, dropped: 3, backlog: 0 });
   });
 });
 

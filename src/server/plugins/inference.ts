@@ -14,8 +14,8 @@ import { VERSION } from "../../core/version.js";
 import type { RegistryService } from "../../registry/registry-service.js";
 import { BINARY_EXTENSION, HEADER_LENGTH_HEADER, binaryChoice, binaryInputParts, splitBody } from "../../serving/binary-tensors.js";
 import { ServingError } from "../../serving/errors.js";
-import { InferenceService, attachInferenceService, type InferRequest, type LogContext, type RequestedOutput, type RoutingContext } from "../../serving/inference-service.js";
-import type { InferenceLogEntry, LogProtocol } from "../../serving/inference-log/log-record.js";
+import { InferenceService, attachInferenceService, type InferenceLogSink, type InferRequest, type LogContext, type RequestedOutput, type RoutingContext } from "../../serving/inference-service.js";
+import type { LogProtocol } from "../../serving/inference-log/log-record.js";
 import { meterInferenceRequests, observeInference, registeredNameOf, type ServingMetrics } from "../../serving/metrics.js";
 import { ModelCache } from "../../serving/model-cache.js";
 import { modelRefOf } from "../../serving/model-ref.js";
@@ -35,7 +35,7 @@ export interface InferencePluginDeps {
   /** Where inference requests and runtime calls are counted and timed (none: not measured). */
   metrics?: ServingMetrics;
   /** Where served requests are logged; with it every answer carries its request id. */
-  inferenceLog?: { offer(entry: InferenceLogEntry): boolean };
+  inferenceLog?: InferenceLogSink;
   /**
    * The bare HTTP server's fast paths: when given, the common V2 JSON inference request is
    * answered there, without Fastify's request pipeline, exactly as the route would answer it.

@@ -242,9 +242,9 @@ describe("rolling into Parquet and reading back", () => {
   test("hourly partitions per model, read by a DuckDB glob; the reader joins the latest label", async () => {
     const dir = newDir();
     const log = await openLog(dir);
-    log.offer(irisEntry("a", 2, T0));
-    log.offer(irisEntry("b", 1, T0 + HOUR));
-    log.offer(irisEntry("c", 1, T0, "other.model"));
+    void log.offer(irisEntry("a", 2, T0));
+    void log.offer(irisEntry("b", 1, T0 + HOUR));
+    void log.offer(irisEntry("c", 1, T0, "other.model"));
     await log.flush();
     expect(segmentLines(dir)).toHaveLength(4);
     // Before rolling, the reader reads the segments.
@@ -358,7 +358,7 @@ describe("stream sink", () => {
     const bus = await openStreamBus(uri);
     try {
       const log = await openLog(dir, { bus, project: "demo" });
-      log.offer(irisEntry("s1", 2, T0, "churn.v2"));
+      void log.offer(irisEntry("s1", 2, T0, "churn.v2"));
       await log.flush();
       expect(log.stats().stream).toEqual({ published: 2, dropped: 0, backlog: 0 });
       const seen: { subject: string; body: any; msgId: string | undefined }[] = [];

@@ -1,6 +1,7 @@
 /**
  * The inference log and its labels, on local files: each served prediction is offered to a
- * bounded queue (never waiting: a full queue drops and counts), written to durable NDJSON segments
+ * bounded queue (taken after its answer is sent; when the queue is full it is dropped and counted,
+ * or, under the "backpressure" policy, its request waits for room), written to durable NDJSON segments
  * with group commit, optionally published to the stream bus, and rolled into hourly Parquet
  * partitions that DuckDB queries. Labels posted later are stored the same way and joined by the
  * reader (see reader.ts).
@@ -23,6 +24,7 @@ import { ROLL_DB_OPTIONS, rollSegment, type RollSpec } from "./roller.js";
 import { isAbandoned, listSegments, parseSegmentName } from "./segment-files.js";
 import { SegmentLog, type DropReason } from "./segment-log.js";
 import { StreamSink, inferenceStreamNames, type SinkRecord } from "./stream-sink.js";
+import { LogAdmission, type OverflowPolicy } from "./log-admission.js";
 import { ThreadedEntryLog, type EntryWriter } from "./threaded-entry-log.js";
 
 export interface InferenceLogOptions {
@@ -32,8 +34,16 @@ export interface InferenceLogOptions {
   syncIntervalMs?: number;
   /** A group is written at once when it holds this many rows; default 1000. */
   groupCommitRecords?: number;
-  /** Most rows waiting to be written before new ones are dropped; default 100 000. */
+  /** Most rows waiting to be written; default 100 000. What happens to more is the `overflow` policy's. */
   capacity?: number;
+  /**
+   * A row that finds `capacity` rows waiting: "drop" (the default) drops and counts it
+   * (`queue_full`) and answers its request at once; "backpressure" holds its request until there is
+   * room (the server slows to the log's pace), at most `maxWaitMs`, then drops and counts it.
+   */
+  overflow?: OverflowPolicy;
+  /** The longest a request waits for room under "backpressure"; default 1000 ms. */
+  maxWaitMs?: number;
   /** Segments are sealed (then rolled into Parquet) at this size, at this age, and when the UTC hour changes. */
   maxSegmentBytes?: number;
   maxSegmentAgeMs?: number;
@@ -69,6 +79,9 @@ export interface InferenceLogStats {
   written: number;
   dropped: number;
   backlog: number;
+  /** Requests waiting for room now, and that have waited so far (the "backpressure" policy). */
+  waiting: number;
+  waited: number;
   labelsWritten: number;
   /** Segment rolls into Parquet that failed (each segment is kept and tried again later). */
   rollFailures: number;
@@ -81,6 +94,8 @@ export class InferenceLog {
   private readonly events = new Set<InferenceLogEvents>();
   /** Set by open(): the log thread's writer, or an EntryLog on this thread. */
   private log!: EntryWriter;
+  /** Set by open(): where offered entries wait for the end of the turn (and, under backpressure, for room). */
+  private admission!: LogAdmission;
   private readonly entryOptions: EntryLogOptions;
   private readonly entryEvents: EntryLogEvents;
   private readonly labels: SegmentLog<readonly LabelInput[]>;
@@ -115,8 +130,14 @@ export class InferenceLog {
     };
     this.entryEvents = {
       sealed: onSealed,
-      written: (n: number) => this.emit((e) => e.written(n)),
-      dropped: (n: number, reason: DropReason) => this.emit((e) => e.dropped(n, reason)),
+      written: (n: number) => {
+        this.emit((e) => e.written(n));
+        this.admission?.wake();
+      },
+      dropped: (n: number, reason: DropReason) => {
+        this.emit((e) => e.dropped(n, reason));
+        this.admission?.wake();
+      },
       lines: (records: SinkRecord[]) => this.sink?.offer(records),
     };
     this.labels = new SegmentLog<readonly LabelInput[]>(
@@ -148,6 +169,9 @@ export class InferenceLog {
     const log = new InferenceLog(dataDir, options);
     const threaded = options.thread === false ? undefined : await ThreadedEntryLog.start(log.entryOptions, log.entryEvents);
     log.log = threaded ?? new EntryLog(log.entryOptions, log.entryEvents);
+    const maxWaitMs = options.maxWaitMs ?? 1000;
+    if (!Number.isFinite(maxWaitMs) || maxWaitMs < 0) throw new Error(`maxWaitMs must be a non-negative number, got ${maxWaitMs}`);
+    log.admission = new LogAdmission(log.log, { policy: options.overflow ?? "drop", capacity: options.capacity ?? 100_000, maxWaitMs });
     if (options.bus !== undefined) {
       log.sink = await StreamSink.open(options.bus, inferenceStreamNames(options.project ?? "default"), {
         ...(options.streamCapacity === undefined ? {} : { capacity: options.streamCapacity }),
@@ -160,9 +184,13 @@ export class InferenceLog {
     return log;
   }
 
-  /** Queues one served request's rows; false when they were dropped (queue full or log closed). Never waits. */
-  offer(entry: InferenceLogEntry): boolean {
-    return this.log.offer(entry);
+  /**
+   * Takes one served request's rows (copied to the writer at the end of this turn, after the
+   * answers). Undefined when taken at once; under "backpressure" with the log full, a promise that
+   * resolves once they are taken (or, after `maxWaitMs`, dropped and counted). Never rejects.
+   */
+  offer(entry: InferenceLogEntry): Promise<void> | undefined {
+    return this.admission.offer(entry);
   }
 
   /** Stores labels; resolves once they are durable. */
@@ -170,9 +198,19 @@ export class InferenceLog {
     return this.labels.append(labels, labels.length);
   }
 
-  /** Rows waiting to be written (and, with a stream, to be published). */
+  /** Rows waiting to be written (and, with a stream, to be published); not those of requests waiting for room. */
   get backlog(): number {
-    return this.log.backlog + (this.sink?.backlog ?? 0);
+    return this.log.backlog + this.admission.backlog + (this.sink?.backlog ?? 0);
+  }
+
+  /** Requests waiting for room in the log now (only under "backpressure"). */
+  get waiting(): number {
+    return this.admission.waitingRequests;
+  }
+
+  /** Requests that had to wait for room so far (only under "backpressure"). */
+  get waited(): number {
+    return this.admission.waited;
   }
 
   stats(): InferenceLogStats {
@@ -180,6 +218,8 @@ export class InferenceLog {
       written: this.log.written,
       dropped: this.log.dropped + (this.sink?.dropped ?? 0),
       backlog: this.backlog,
+      waiting: this.waiting,
+      waited: this.waited,
       labelsWritten: this.labelsWritten,
       rollFailures: this.rollFailures,
       ...(this.sink === undefined ? {} : { stream: { published: this.sink.published, dropped: this.sink.dropped, backlog: this.sink.backlog } }),
@@ -196,6 +236,7 @@ export class InferenceLog {
 
   /** Everything offered so far is durable (and published, with a stream) when this resolves. */
   async flush(): Promise<void> {
+    this.admission.drain();
     await Promise.all([this.log.flush(), this.labels.flush()]);
     await this.sink?.flush();
   }
@@ -206,6 +247,7 @@ export class InferenceLog {
     const watch = (f: string[]) => void files.push(...f);
     this.rollWatchers.add(watch);
     try {
+      this.admission.drain();
       // Sealing starts rolls of its own; the one after them finds whatever they left.
       await Promise.all([this.log.seal(), this.labels.seal()]);
       await this.rollPending();
@@ -220,6 +262,8 @@ export class InferenceLog {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.scanner);
+    // Requests still waiting for room go now; their rows are written if they fit.
+    this.admission.release();
     await Promise.all([this.log.close(), this.labels.close()]);
     await this.sink?.flush();
     try {

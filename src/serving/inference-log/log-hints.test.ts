@@ -120,8 +120,8 @@ test("the log rolls its own segments with its hints, and a segment it did not wr
   const entry = (id: string, model: string, x: number) => smallEntry(id, model, [x, Number.NaN], 2n ** 60n);
   const log = await InferenceLog.open(d.path, { groupCommitMs: 1 });
   try {
-    log.offer(entry("a", "m1", 1.5));
-    log.offer(entry("b", "m2", 2.5));
+    void log.offer(entry("a", "m1", 1.5));
+    void log.offer(entry("b", "m2", 2.5));
     const files = await log.roll();
     expect(files.map((f) => relative(log.paths.inferenceParquet, f).split("/").slice(0, 3).join("/")).sort()).toEqual(["model=m1/date=2024-05-01/hour=10", "model=m2/date=2024-05-01/hour=10"]);
     const db = await OfflineDb.open();
