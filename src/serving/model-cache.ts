@@ -144,8 +144,8 @@ export class ModelCache {
   private runtime: RuntimeThread | undefined;
   private runtimeStarted = false;
   private nextThreadSession = 1;
-  /** Runs started and not yet finished, over every model (a run that finds another pending may go to the thread). */
-  private readonly runs: RunCount = { running: 0 };
+  /** Runs started and not yet finished on each thread, over every model (how runs are shared: session-runner.ts). */
+  private readonly runs: RunCount = { inline: 0, offloaded: 0 };
 
   constructor(
     private readonly registry: ModelResolver,
