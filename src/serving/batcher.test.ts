@@ -214,7 +214,7 @@ describe("Batcher", () => {
   });
 });
 
-describe("Batcher with maxBatchTimeMs 0 (a batch runs at the end of the event-loop turn)", () => {
+describe("Batcher with maxBatchTimeMs 0 (a request runs at once when nothing waits or runs, else at the end of the event-loop turn)", () => {
   const config = { maxBatchSize: 8, maxBatchTimeMs: 0 };
   /** Resolves in the check phase after the batcher's own setImmediate (callbacks run in order). */
   const endOfTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -223,36 +223,38 @@ describe("Batcher with maxBatchTimeMs 0 (a batch runs at the end of the event-lo
     vi.useRealTimers();
   });
 
-  test("requests submitted in the same turn, including from microtasks, run as one batch with the unbatched answers", async () => {
+  test("a request that finds the batcher idle runs at once; those submitted while it runs, in the same turn or from microtasks, run as one batch, with the unbatched answers", async () => {
     const fake = new FakeRunner();
     const b = new Batcher(fake.run);
     const pending = [b.submit(x(1, 0), ["y"], config), b.submit(x(2, 10), ["y"], config)];
+    expect(fake.calls.map((c) => c.feeds.x?.dims[0]), "the first runs at once").toEqual([1]);
     await Promise.resolve();
     pending.push(b.submit(x(1, 20), ["y"], config));
-    expect(fake.calls, "nothing runs before the end of the turn").toHaveLength(0);
-    expect(b.stats.waiting).toBe(3);
+    expect(fake.calls, "the others wait for the end of the turn").toHaveLength(1);
+    expect(b.stats.waiting).toBe(2);
     const answers = await Promise.all(pending);
-    expect(fake.calls.map((c) => c.feeds.x?.dims[0])).toEqual([4]);
-    expect(b.stats).toMatchObject({ runs: 1, requests: 3, largestBatch: 3, largestBatchRows: 4, runsBySize: { 3: 1 }, waiting: 0 });
+    expect(fake.calls.map((c) => c.feeds.x?.dims[0])).toEqual([1, 3]);
+    expect(b.stats).toMatchObject({ runs: 2, requests: 3, largestBatch: 2, largestBatchRows: 3, runsBySize: { 1: 1, 2: 1 }, waiting: 0 });
     const alone = new Batcher(new FakeRunner().run);
     const unbatched = await Promise.all([alone.submit(x(1, 0), ["y"], undefined), alone.submit(x(2, 10), ["y"], undefined), alone.submit(x(1, 20), ["y"], undefined)]);
     expect(answers).toEqual(unbatched);
   });
 
-  test("a lone request runs at the end of its turn, with no timer: a request of a later turn starts a new batch", async () => {
+  test("a lone request runs at once, with no timer; in a later turn the first runs at once and the rest of the turn batch", async () => {
     // Timers are frozen (never advanced) and setImmediate stays real: a timer-based flush would hang here.
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
     const fake = new FakeRunner();
     const b = new Batcher(fake.run);
     const first = b.submit(x(1, 0), ["y"], config);
-    await endOfTurn();
-    expect(fake.calls).toHaveLength(1);
+    expect(fake.calls, "without waiting for the end of the turn").toHaveLength(1);
     expect(values(await first, "y")).toEqual([0, 2]);
-    const later = [b.submit(x(1, 5), ["y"], config), b.submit(x(1, 7), ["y"], config)];
     await endOfTurn();
-    expect(fake.calls.map((c) => c.feeds.x?.dims[0])).toEqual([1, 2]);
-    expect((await Promise.all(later)).map((a) => values(a, "y"))).toEqual([[10, 12], [14, 16]]);
-    expect(b.stats).toMatchObject({ runs: 2, requests: 3, runsBySize: { 1: 1, 2: 1 } });
+    const later = [b.submit(x(1, 5), ["y"], config), b.submit(x(1, 7), ["y"], config), b.submit(x(1, 9), ["y"], config)];
+    expect(fake.calls.map((c) => c.feeds.x?.dims[0])).toEqual([1, 1]);
+    await endOfTurn();
+    expect(fake.calls.map((c) => c.feeds.x?.dims[0])).toEqual([1, 1, 2]);
+    expect((await Promise.all(later)).map((a) => values(a, "y"))).toEqual([[10, 12], [14, 16], [18, 20]]);
+    expect(b.stats).toMatchObject({ runs: 3, requests: 4, runsBySize: { 1: 2, 2: 1 } });
     expect(vi.getTimerCount(), "no timer was ever set").toBe(0);
   });
 
@@ -260,6 +262,8 @@ describe("Batcher with maxBatchTimeMs 0 (a batch runs at the end of the event-lo
     const fake = new FakeRunner();
     const b = new Batcher(fake.run);
     const small = { maxBatchSize: 4, maxBatchTimeMs: 0 };
+    // A run in flight, so that the others wait for companions.
+    const busy = b.submit(x(1, 900), ["y"], small);
     const pending = [
       b.submit(x(2, 0), ["y"], small),
       b.submit(x(2, 100), ["y"], small), // full: runs now
@@ -267,13 +271,14 @@ describe("Batcher with maxBatchTimeMs 0 (a batch runs at the end of the event-lo
       b.submit(x(2, 300), ["y"], small), // 3 + 2 > 4: the waiting batch leaves, this one starts the next
       b.submit(x(6, 400), ["y"], small), // more than maxBatchSize: alone
     ];
-    expect(fake.calls.map((c) => c.feeds.x?.dims[0]), "before the end of the turn").toEqual([4, 3, 6]);
+    expect(fake.calls.map((c) => c.feeds.x?.dims[0]), "before the end of the turn").toEqual([1, 4, 3, 6]);
     await endOfTurn();
-    expect(fake.calls.map((c) => c.feeds.x?.dims[0])).toEqual([4, 3, 6, 2]);
+    expect(fake.calls.map((c) => c.feeds.x?.dims[0])).toEqual([1, 4, 3, 6, 2]);
+    expect(values(await busy, "y")).toEqual([1800, 1802]);
     const answers = await Promise.all(pending);
     expect(answers.map((a) => a.y?.dims[0])).toEqual([2, 2, 3, 2, 6]);
     expect(values(answers[3] as Outputs, "y")).toEqual([600, 602, 604, 606]);
-    expect(b.stats).toMatchObject({ runs: 4, requests: 5, largestBatch: 2, largestBatchRows: 6, runsBySize: { 1: 3, 2: 1 } });
+    expect(b.stats).toMatchObject({ runs: 5, requests: 6, largestBatch: 2, largestBatchRows: 6, runsBySize: { 1: 4, 2: 1 } });
   });
 
   test("a failed run rejects every request of the batch with the same error; a flushed batch does not run again at the end of the turn", async () => {
@@ -290,9 +295,10 @@ describe("Batcher with maxBatchTimeMs 0 (a batch runs at the end of the event-lo
     b.flushAll();
     await Promise.all(pending);
     await endOfTurn();
-    expect(fake.calls).toHaveLength(1);
+    // The first ran at once, alone; the other two as one batch, flushed before the end of the turn.
+    expect(fake.calls.map((c) => c.feeds.x?.dims[0])).toEqual([1, 3]);
     expect(reasons).toEqual([fake.fail, fake.fail, fake.fail]);
-    expect(b.stats).toMatchObject({ runs: 1, requests: 3, waiting: 0 });
+    expect(b.stats).toMatchObject({ runs: 2, requests: 3, waiting: 0 });
   });
 });
 

@@ -4,10 +4,12 @@
  * outputs are split back per request. A request waits at most `maxBatchTimeMs` for companions and
  * a batch never holds more than `maxBatchSize` rows (a request that is larger runs alone). Requests
  * only share a batch when they ask for the same outputs and their inputs have the same datatypes
- * and trailing dimensions. With `maxBatchTimeMs` 0 (Triton's "no queue delay") a batch runs at the
- * end of the event-loop turn its first request arrived in, with every request parsed in that turn:
- * a lone client waits for nothing, and since ONNX Runtime's run holds the thread, requests read
- * while it runs form the next batch, so batches grow with the load by themselves. Every request is
+ * and trailing dimensions. With `maxBatchTimeMs` 0 (Triton's "no queue delay") a request that finds
+ * nothing waiting and no run in flight runs at once, and a request that finds either waits for the
+ * end of the event-loop turn, with every request parsed in that turn: a lone client waits for
+ * nothing (not even the loop iteration a batch of one would cost it), and since ONNX Runtime's run
+ * holds the thread, requests read while a run is pending form the next batch, so batches grow with
+ * the load by themselves. Every request is
  * settled exactly once: with its slice of the outputs, or with the error the run failed with (the
  * same error for every request of the batch).
  */
@@ -144,6 +146,8 @@ export function splitOutputs(outputs: Outputs, rows: readonly number[]): Outputs
 /** One batcher per loaded (model, version): `submit` runs the request alone or with concurrent companions. */
 export class Batcher {
   private readonly open = new Map<string, Group>();
+  /** Runs in flight (alone or batched). */
+  private running = 0;
 
   constructor(
     private readonly runner: BatchRunner,
@@ -160,6 +164,8 @@ export class Batcher {
   submit(feeds: Feeds, outputs: readonly string[], config: BatchConfig | undefined): Promise<Outputs> {
     const rows = rowsOf(feeds);
     if (config === undefined || rows === undefined || rows === 0 || rows >= config.maxBatchSize) return this.alone(feeds, outputs, rows ?? 0);
+    // No queue delay and nothing to wait behind: it runs now; requests read while it runs form the next batch.
+    if (config.maxBatchTimeMs === 0 && this.running === 0 && this.open.size === 0) return this.alone(feeds, outputs, rows);
     return new Promise<Outputs>((resolve, reject) => {
       const key = batchKey(feeds, outputs);
       const item: Pending = { feeds, rows, resolve, reject };
@@ -200,7 +206,17 @@ export class Batcher {
 
   private async alone(feeds: Feeds, outputs: readonly string[], rows: number): Promise<Outputs> {
     this.count(1, rows);
-    return await this.runner(feeds, outputs);
+    return await this.tracked(feeds, outputs);
+  }
+
+  /** The runner's answer, counted as in flight until it settles. */
+  private async tracked(feeds: Feeds, outputs: readonly string[]): Promise<Outputs> {
+    this.running++;
+    try {
+      return await this.runner(feeds, outputs);
+    } finally {
+      this.running--;
+    }
   }
 
   private flush(group: Group): void {
@@ -223,7 +239,7 @@ export class Batcher {
     try {
       const stacked = stackFeeds(items.map((i) => i.feeds));
       this.count(items.length, group.rows);
-      parts = splitOutputs(await this.runner(stacked, outputs), items.map((i) => i.rows));
+      parts = splitOutputs(await this.tracked(stacked, outputs), items.map((i) => i.rows));
     } catch (e) {
       for (const i of items) i.reject(e);
       return;

@@ -126,12 +126,20 @@ function refKey(ref: ModelRef): string {
   }
 }
 
+/** A reference's resolution under a revision token, with its version's session key and stamp (made once, read by every request). */
+interface Resolution {
+  token: string;
+  version: ModelVersion;
+  entryKey: string;
+  stamp: string;
+}
+
 export class ModelCache {
   /** Told the model name and seconds of every ONNX Runtime run (a batched run once, for the batch). */
   onRun: ((model: string, seconds: number) => void) | undefined;
   private readonly entries = new Map<string, Entry>();
   /** Resolutions, each valid while the model's revision token is unchanged. */
-  private readonly resolved = new Map<string, { token: string; version: ModelVersion }>();
+  private readonly resolved = new Map<string, Resolution>();
   /** Serving settings by model name, each read at `at` (a pending read is shared by concurrent requests). */
   private readonly settings = new Map<string, { at: number; value: Promise<ServingSettings>; resolved?: ServingSettings }>();
   /** Revision tokens by model name, read at `at` when the local write count was `writes`. */
@@ -239,9 +247,8 @@ export class ModelCache {
     if (rev?.token === undefined) return undefined;
     const hit = this.resolved.get(refKey(ref));
     if (hit === undefined || hit.token !== rev.token || hit.version.status !== "READY") return undefined;
-    const v = hit.version;
-    const entry = this.entries.get(entryKey(v));
-    if (entry?.loaded === undefined || entry.stamp !== stampOf(v)) return undefined;
+    const entry = this.entries.get(hit.entryKey);
+    if (entry?.loaded === undefined || entry.stamp !== hit.stamp) return undefined;
     return { entry, model: entry.loaded.model };
   }
 
@@ -267,7 +274,7 @@ export class ModelCache {
     const version = await this.registry.resolve(ref);
     if (token !== undefined) {
       if (this.resolved.size >= RESOLVED_CAP) this.resolved.clear();
-      this.resolved.set(key, { token, version });
+      this.resolved.set(key, { token, version, entryKey: entryKey(version), stamp: stampOf(version) });
     }
     return version;
   }
