@@ -204,9 +204,9 @@ export class Batcher {
     s.runsBySize[requests] = (s.runsBySize[requests] ?? 0) + 1;
   }
 
-  private async alone(feeds: Feeds, outputs: readonly string[], rows: number): Promise<Outputs> {
+  private alone(feeds: Feeds, outputs: readonly string[], rows: number): Promise<Outputs> {
     this.count(1, rows);
-    return await this.tracked(feeds, outputs);
+    return this.tracked(feeds, outputs);
   }
 
   /** The runner's answer, counted as in flight until it settles. */

@@ -331,7 +331,15 @@ function choose(ref: ModelRef, settings: ServingSettings, ctx: RoutingContext | 
   return { ref: targetRef(ref.name, chosen.target), route: targetName(chosen.target), shadows: traffic.shadows.map((t) => targetRef(ref.name, t)), settings };
 }
 
+/** Answers of `batchable`, per loaded model (read on every request of a model with batching on). */
+const batchables = new WeakMap<LoadedModel, boolean>();
+
 /** Whether every input and output the signature declares has a variable first dimension to stack along. */
 function batchable(m: LoadedModel): boolean {
-  return [...m.signature.inputs, ...m.signature.outputs].every((s) => s.shape[0] === -1);
+  let known = batchables.get(m);
+  if (known === undefined) {
+    known = [...m.signature.inputs, ...m.signature.outputs].every((s) => s.shape[0] === -1);
+    batchables.set(m, known);
+  }
+  return known;
 }
