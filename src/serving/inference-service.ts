@@ -9,7 +9,7 @@ import { badRequest } from "./errors.js";
 import type { InferenceLogEntry, LogProtocol } from "./inference-log/log-record.js";
 import { sampled } from "./inference-log/sampling.js";
 import { chooseRoute, targetName, targetRef } from "./traffic.js";
-import type { LoadedModel, ModelCache, RuntimeTensor, ServingSettings } from "./model-cache.js";
+import type { HeldModel, LoadedModel, ModelCache, RuntimeTensor, ServingSettings } from "./model-cache.js";
 import { rowsToInput, tensorRows } from "./rows.js";
 import { describeTensorSpec, outputDatatype, selectOutputs, toFeeds, toResponseTensor, type Datatype, type RequestTensor, type ResponseTensor, type ServingTensorSpec } from "./tensors.js";
 
@@ -202,30 +202,53 @@ export class InferenceService {
     return this.models.use(ref, async (m) => ({ name: m.name, ready: true as const }));
   }
 
-  async infer(ref: ModelRef, request: InferRequest, ctx?: RoutingContext): Promise<InferResult> {
+  infer(ref: ModelRef, request: InferRequest, ctx?: RoutingContext): Promise<InferResult> {
+    // Most requests find their route and model at hand, and take the path with the fewest layers.
+    let choice: RouteChoice | undefined;
+    let held: HeldModel | undefined;
+    try {
+      choice = this.routeNow(ref, ctx);
+      held = choice === undefined || choice.shadows.length > 0 ? undefined : this.models.holdNow(choice.ref);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    if (choice !== undefined && held !== undefined) return this.inferHeld(held, request, choice);
+    return this.inferRouted(ref, request, ctx);
+  }
+
+  private async inferHeld(held: HeldModel, request: InferRequest, choice: RouteChoice): Promise<InferResult> {
+    try {
+      if (request.log !== undefined && choice.route !== undefined) request.log.arm = choice.route;
+      const result = await this.answer(held.loaded.model, request, choice.settings);
+      if (choice.route !== undefined) result.route = choice.route;
+      return result;
+    } finally {
+      this.models.letGo(held);
+    }
+  }
+
+  private async inferRouted(ref: ModelRef, request: InferRequest, ctx?: RoutingContext): Promise<InferResult> {
     const choice = this.routeNow(ref, ctx) ?? (await this.readRoute(ref, ctx));
     if (request.log !== undefined && choice.route !== undefined) request.log.arm = choice.route;
-    const result = await this.inferAt(choice.ref, request, choice.settings);
+    const result = await this.models.use(choice.ref, (m) => this.answer(m, request, choice.settings));
     if (choice.shadows.length > 0) this.shadow(ref.name, choice.shadows, request.inputs);
     if (choice.route !== undefined) result.route = choice.route;
     return result;
   }
 
-  private async inferAt(ref: ModelRef, request: InferRequest, settings: ServingSettings | undefined): Promise<InferResult> {
-    return this.models.use(ref, async (m) => {
-      const results = await this.run(m, request.inputs, request.outputs, request.log, settings);
-      const asBinary = request.outputs === undefined || request.outputs.length === 0 ? undefined : new Map(request.outputs.map((o) => [o.name, o.binary]));
-      const binary: Buffer[] = [];
-      const outputs = results.map(([name, t]): ResponseTensor | BinaryResponseTensor => {
-        if (!(asBinary?.get(name) ?? request.binaryOutputs ?? false)) return toResponseTensor(name, t);
-        const bytes = encodeBinaryTensor(t);
-        binary.push(bytes);
-        return { name, shape: [...t.dims], datatype: outputDatatype(name, t.type), parameters: { binary_data_size: bytes.length } };
-      });
-      const response: InferResponse = request.id === undefined ? { model_name: m.name, model_version: m.version, outputs } : { model_name: m.name, model_version: m.version, id: request.id, outputs };
-      const result: InferResult = { response, binary };
-      return result;
+  /** Runs the request on `m` and words the V2 answer. */
+  private async answer(m: LoadedModel, request: InferRequest, settings: ServingSettings | undefined): Promise<InferResult> {
+    const results = await this.run(m, request.inputs, request.outputs, request.log, settings);
+    const asBinary = request.outputs === undefined || request.outputs.length === 0 ? undefined : new Map(request.outputs.map((o) => [o.name, o.binary]));
+    const binary: Buffer[] = [];
+    const outputs = results.map(([name, t]): ResponseTensor | BinaryResponseTensor => {
+      if (!(asBinary?.get(name) ?? request.binaryOutputs ?? false)) return toResponseTensor(name, t);
+      const bytes = encodeBinaryTensor(t);
+      binary.push(bytes);
+      return { name, shape: [...t.dims], datatype: outputDatatype(name, t.type), parameters: { binary_data_size: bytes.length } };
     });
+    const response: InferResponse = request.id === undefined ? { model_name: m.name, model_version: m.version, outputs } : { model_name: m.name, model_version: m.version, id: request.id, outputs };
+    return { response, binary };
   }
 
   /**

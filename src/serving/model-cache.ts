@@ -88,6 +88,11 @@ interface Loaded {
   threadSession?: number;
 }
 
+/** A loaded model held for a request by `holdNow` (its session is not released until `letGo`). */
+export interface HeldModel {
+  readonly loaded: { readonly model: LoadedModel };
+}
+
 interface Entry {
   /** Changes when a deleted model's version number is reused by a new package. */
   stamp: string;
@@ -240,7 +245,7 @@ export class ModelCache {
    * revision token, the resolution under it, a READY version, its loaded session): what `use`
    * would find, without a wait. Undefined when anything would have to be read or loaded.
    */
-  private peek(ref: ModelRef): { entry: Entry; model: LoadedModel } | undefined {
+  private peek(ref: ModelRef): Entry | undefined {
     if (this.closed || this.revisionTtlMs === 0) return undefined;
     const writes = this.registry.localWriteCount?.();
     const rev = writes === undefined ? undefined : this.freshRevision(ref.name, writes);
@@ -249,7 +254,26 @@ export class ModelCache {
     if (hit === undefined || hit.token !== rev.token || hit.version.status !== "READY") return undefined;
     const entry = this.entries.get(hit.entryKey);
     if (entry?.loaded === undefined || entry.stamp !== hit.stamp) return undefined;
-    return { entry, model: entry.loaded.model };
+    return entry;
+  }
+
+  /**
+   * The loaded model `ref` points at, held (its session is not released) until `letGo`, when
+   * everything is cached and fresh (see `peek`); undefined when it would have to be read or loaded
+   * (then `use`). What `use` does, without an async layer, for the requests that need no wait.
+   */
+  holdNow(ref: ModelRef): HeldModel | undefined {
+    const entry = this.peek(ref);
+    if (entry === undefined) return undefined;
+    entry.inFlight++;
+    return entry as HeldModel;
+  }
+
+  /** Ends a `holdNow`. */
+  letGo(held: HeldModel): void {
+    const entry = held as Entry;
+    entry.inFlight--;
+    if (entry.retired && entry.inFlight === 0) void this.release(entry);
   }
 
   /** The version `ref` points at now; a version that is not READY is refused (400). Unknown names are 404s. */
@@ -282,20 +306,17 @@ export class ModelCache {
   /** Runs `fn` with the loaded model `ref` points at now; the session is not released while `fn` runs. */
   async use<T>(ref: ModelRef, fn: (model: LoadedModel) => Promise<T>): Promise<T> {
     // Most requests find everything cached: no awaits before `fn`.
-    const hot = this.peek(ref);
-    let entry: Entry;
-    if (hot !== undefined) entry = hot.entry;
-    else {
+    let entry = this.peek(ref);
+    if (entry === undefined) {
       const version = await this.resolveReady(ref);
       if (this.closed) throw new ServingError(500, "the model server is shutting down");
       entry = this.entryFor(version);
     }
     entry.inFlight++;
     try {
-      return await fn(hot?.model ?? (await entry.loading).model);
+      return await fn(entry.loaded?.model ?? (await entry.loading).model);
     } finally {
-      entry.inFlight--;
-      if (entry.retired && entry.inFlight === 0) void this.release(entry);
+      this.letGo(entry as HeldModel);
     }
   }
 
