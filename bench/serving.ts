@@ -20,11 +20,12 @@
  * measured row, default 8: on a loaded machine V8 takes seconds to optimize the serving path),
  * BENCH_ONLY=<regex> to run only the rows whose "<model><variant> <connections>" matches (for
  * example "iris_logreg 32" or "workers"), BENCH_LOG_SAMPLE_RATE (the models' inference-log sample
- * rate, default every request; 0 measures without the log), BENCH_CPU_PROF=<dir> to run both servers under
+ * rate, default every request; 0 measures without the log), BENCH_PREDICT=0 to skip the batch-scoring
+ * part (bench/predict.ts on Parquet, run at the end unless BENCH_ONLY is set), BENCH_CPU_PROF=<dir> to run both servers under
  * `node --cpu-prof` (flywheel.<pid>.cpuprofile and floor.<pid>.cpuprofile land in <dir>, written
  * when the servers exit).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -55,6 +56,7 @@ const NAME_WIDTH = 34;
 
 const cli = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 const floorScript = fileURLToPath(new URL("./serving-floor.js", import.meta.url));
+const predictScript = fileURLToPath(new URL("./predict.js", import.meta.url));
 const FIXTURES = new URL("../../../shared/fixtures/models/", import.meta.url);
 const API = "/api/2.0/mlflow";
 
@@ -512,8 +514,8 @@ async function main(): Promise<void> {
     console.log(`ratio Flywheel / floor (req/s), one process: ${verdict(one, TARGET)}`);
     console.log(`ratio Flywheel / floor (req/s), flywheel serve --workers 2: ${verdict(both, 1)}`);
     console.log(
-      `"+batch" rows: adaptive batching on with no queue delay (max_batch_size ${BATCH_SIZE}, max_batch_time_ms ${BATCH_TIME_MS}: a batch runs at the end of ` +
-        `the event-loop turn its first request was read in, with every request read in that turn); the floor runs one request per session call`,
+      `"+batch" rows: adaptive batching on with no queue delay (max_batch_size ${BATCH_SIZE}, max_batch_time_ms ${BATCH_TIME_MS}: a request that finds nothing waiting ` +
+        `and no run in flight runs at once, the others join the batch that runs at the end of the event-loop turn); the floor runs one request per session call`,
     );
     console.log(`"+2 workers" rows: flywheel serve --workers 2 against the one-process floor (the load generator shares the same 2 cores)`);
     console.log(
@@ -527,6 +529,12 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   if (failed) process.exitCode = 1;
+  // Batch scoring in the same run: `flywheel predict`'s path on 1,000,000 rows against a bare ONNX Runtime loop (bench/predict.ts).
+  if (ONLY === undefined && process.env.BENCH_PREDICT !== "0") {
+    console.log("\nflywheel predict (bench:predict, in this run; BENCH_PREDICT=0 skips it):");
+    const predict = spawnSync(process.execPath, [predictScript], { stdio: "inherit", env: { ...process.env, BENCH_CASES: process.env.BENCH_CASES ?? "parquet>parquet" } });
+    if (predict.status !== 0) process.exitCode = 1;
+  }
 }
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
