@@ -14,9 +14,7 @@ import type { ArtifactStore } from "../storage/artifacts/artifact-store.js";
 import { joinKey, safeRelativePath } from "../storage/artifacts/safe-path.js";
 import type { Tag } from "../storage/metadata/common.js";
 import type { ModelVersion } from "../storage/metadata/registry-store.js";
-import { batchConfigOf, type BatchConfig } from "./batcher.js";
-import { logSampleRateOf } from "./inference-log/sampling.js";
-import { trafficPolicyOf, type TrafficPolicy } from "./traffic.js";
+import { ServingSettingsCache, type ServingSettings } from "./serving-settings.js";
 import { ServingError } from "./errors.js";
 import { RuntimeThread } from "./runtime-thread.js";
 import { sessionRunner, type RunCount } from "./session-runner.js";
@@ -40,16 +38,7 @@ export interface ModelResolver {
   getModel?(name: string): Promise<{ tags: readonly Tag[] }>;
 }
 
-/** How a model is served, from its registered-model tags. */
-export interface ServingSettings {
-  /** Adaptive batching (`flywheel.serving.max_batch_size`, `flywheel.serving.max_batch_time_ms`); undefined: off. */
-  batching: BatchConfig | undefined;
-  /** The share of requests the inference log keeps (`flywheel.log.sample_rate`, 0 to 1); default 1. */
-  logSampleRate: number;
-  /** How requests naming the model alone are routed (`flywheel.serving.traffic`); undefined: to the latest version. */
-  traffic?: TrafficPolicy | undefined;
-}
-
+export type { ServingSettings } from "./serving-settings.js";
 export type { RuntimeTensor } from "./tensors.js";
 
 export interface LoadedModel {
@@ -115,9 +104,6 @@ const RESOLVED_CAP = 10_000;
 const entryKey = (v: ModelVersion) => `${v.name}\u0000${v.version}`;
 const stampOf = (v: ModelVersion) => `${v.creationTime}\u0000${v.source}`;
 
-/** The settings of a model whose registry has no tags to read. */
-const NO_SETTINGS: ServingSettings = Object.freeze({ batching: undefined, logSampleRate: 1 });
-
 function refKey(ref: ModelRef): string {
   switch (ref.kind) {
     case "version":
@@ -145,8 +131,8 @@ export class ModelCache {
   private readonly entries = new Map<string, Entry>();
   /** Resolutions, each valid while the model's revision token is unchanged. */
   private readonly resolved = new Map<string, Resolution>();
-  /** Serving settings by model name, each read at `at` (a pending read is shared by concurrent requests). */
-  private readonly settings = new Map<string, { at: number; value: Promise<ServingSettings>; resolved?: ServingSettings }>();
+  /** Serving settings by model name, from the registered-model tags. */
+  private readonly settings: ServingSettingsCache;
   /** Revision tokens by model name, read at `at` when the local write count was `writes`. */
   private readonly revisions = new Map<string, { at: number; writes: number; token: string | undefined }>();
   private readonly revisionTtlMs: number;
@@ -167,8 +153,7 @@ export class ModelCache {
   ) {
     const threads = options.intraOpNumThreads ?? 1;
     if (!Number.isInteger(threads) || threads < 0) throw new Error(`intraOpNumThreads must be a non-negative integer, got ${threads}`);
-    const ttl = options.settingsTtlMs ?? 1000;
-    if (!Number.isFinite(ttl) || ttl < 0) throw new Error(`settingsTtlMs must be a non-negative number, got ${ttl}`);
+    this.settings = new ServingSettingsCache(registry.getModel?.bind(registry), options.settingsTtlMs ?? 1000);
     this.revisionTtlMs = options.revisionTtlMs ?? 1000;
     if (!Number.isFinite(this.revisionTtlMs) || this.revisionTtlMs < 0) throw new Error(`revisionTtlMs must be a non-negative number, got ${this.revisionTtlMs}`);
   }
@@ -196,48 +181,17 @@ export class ModelCache {
     return hit !== undefined && hit.writes === writes && performance.now() - hit.at < this.revisionTtlMs ? hit : undefined;
   }
 
-  /** The settings read for `name` that are not yet `settingsTtlMs` old, if any. */
-  private freshSettings(name: string): { value: Promise<ServingSettings>; resolved?: ServingSettings } | undefined {
-    const hit = this.settings.get(name);
-    return hit !== undefined && Date.now() - hit.at < (this.options.settingsTtlMs ?? 1000) ? hit : undefined;
+  /**
+   * The serving settings of a model, from its registered-model tags, read again once they are
+   * `settingsTtlMs` old (serving-settings.ts).
+   */
+  settingsFor(name: string): Promise<ServingSettings> {
+    return this.settings.settingsFor(name);
   }
 
-  /**
-   * The serving settings of a model, from its registered-model tags. Tags do not change the
-   * model's revision token, so they are read again once they are `settingsTtlMs` old: a tag set
-   * through the registry takes effect within that time, without a restart.
-   */
-  async settingsFor(name: string): Promise<ServingSettings> {
-    const getModel = this.registry.getModel?.bind(this.registry);
-    if (getModel === undefined) return NO_SETTINGS;
-    const hit = this.freshSettings(name);
-    if (hit !== undefined) return hit.value;
-    const now = Date.now();
-    const entry: { at: number; value: Promise<ServingSettings>; resolved?: ServingSettings } = {
-      at: now,
-      value: getModel(name).then((m) => {
-        const settings = { batching: batchConfigOf(m.tags), traffic: trafficPolicyOf(m.tags), logSampleRate: logSampleRateOf(m.tags) };
-        entry.resolved = settings;
-        return settings;
-      }),
-    };
-    const value = entry.value;
-    if (this.settings.size >= RESOLVED_CAP) this.settings.clear();
-    this.settings.set(name, entry);
-    // A failed read is not kept: the next request reads again.
-    value.catch(() => {
-      if (this.settings.get(name) === entry) this.settings.delete(name);
-    });
-    return value;
-  }
-
-  /**
-   * `settingsFor(name)` when it is at hand (read, and fresh), without waiting; undefined when it
-   * would have to be read.
-   */
+  /** `settingsFor(name)` when it is at hand, without waiting; undefined when it would have to be read. */
   settingsNow(name: string): ServingSettings | undefined {
-    if (this.registry.getModel === undefined) return NO_SETTINGS;
-    return this.freshSettings(name)?.resolved;
+    return this.settings.settingsNow(name);
   }
 
   /**
