@@ -213,7 +213,7 @@ export class InferenceService {
       return Promise.reject(e as Error);
     }
     if (choice !== undefined && held !== undefined) return this.inferHeld(held, request, choice);
-    return this.inferRouted(ref, request, ctx);
+    return this.inferRouted(ref, request, ctx, choice);
   }
 
   private async inferHeld(held: HeldModel, request: InferRequest, choice: RouteChoice): Promise<InferResult> {
@@ -227,8 +227,9 @@ export class InferenceService {
     }
   }
 
-  private async inferRouted(ref: ModelRef, request: InferRequest, ctx?: RoutingContext): Promise<InferResult> {
-    const choice = this.routeNow(ref, ctx) ?? (await this.readRoute(ref, ctx));
+  /** `infer` for a request whose model must be read or loaded, or that has shadows (`routed`: its route, when it was at hand). */
+  private async inferRouted(ref: ModelRef, request: InferRequest, ctx: RoutingContext | undefined, routed: RouteChoice | undefined): Promise<InferResult> {
+    const choice = routed ?? (await this.readRoute(ref, ctx));
     if (request.log !== undefined && choice.route !== undefined) request.log.arm = choice.route;
     const result = await this.models.use(choice.ref, (m) => this.answer(m, request, choice.settings));
     if (choice.shadows.length > 0) this.shadow(ref.name, choice.shadows, request.inputs);

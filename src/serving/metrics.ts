@@ -33,6 +33,13 @@ export interface InferenceObservation {
   seconds: number;
 }
 
+/** The sum of `read` over `items`. */
+function total<T>(items: Iterable<T>, read: (item: T) => number): number {
+  let n = 0;
+  for (const item of items) n += read(item);
+  return n;
+}
+
 /** What the metrics read of an inference log when scraped. */
 interface TrackedLog {
   readonly backlog: number;
@@ -96,28 +103,16 @@ export class ServingMetrics {
       help: "Model versions held in ONNX Runtime sessions (loaded or loading)",
       registers,
       collect() {
-        let n = 0;
-        for (const count of sessionCounts) n += count();
-        this.set(n);
+        this.set(total(sessionCounts, (count) => count()));
       },
     });
-    const sum = (fns: Set<() => number>) => {
-      let n = 0;
-      for (const f of fns) n += f();
-      return n;
-    };
     const logs = this.logs;
-    const over = (read: (log: TrackedLog) => number) => {
-      let n = 0;
-      for (const log of logs) n += read(log);
-      return n;
-    };
     new Gauge({
       name: "flywheel_inference_log_backlog_records",
       help: "Inference-log rows waiting in memory to be written (and published to the stream, when one is configured)",
       registers,
       collect() {
-        this.set(over((l) => l.backlog));
+        this.set(total(logs, (l) => l.backlog));
       },
     });
     new Gauge({
@@ -125,7 +120,7 @@ export class ServingMetrics {
       help: "Requests waiting for room in a full inference log before they are answered (overflow policy backpressure)",
       registers,
       collect() {
-        this.set(over((l) => l.waiting));
+        this.set(total(logs, (l) => l.waiting));
       },
     });
     new Counter({
@@ -134,7 +129,7 @@ export class ServingMetrics {
       registers,
       collect() {
         this.reset();
-        this.inc(over((l) => l.waited));
+        this.inc(total(logs, (l) => l.waited));
       },
     });
     this.logWritten = new Counter({ name: "flywheel_inference_log_records_written_total", help: "Inference-log rows written to local segments (they survive a process crash, and are fsync'd within a second)", registers });
@@ -157,7 +152,7 @@ export class ServingMetrics {
       help: "Requests waiting in adaptive batchers for companions",
       registers,
       collect() {
-        this.set(sum(batchQueues));
+        this.set(total(batchQueues, (depth) => depth()));
       },
     });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: "flywheel_" });

@@ -166,11 +166,11 @@ export class InferenceLog {
    * @example const log = await InferenceLog.open("./flywheel-data", { bus, project: "default" });
    */
   static async open(dataDir: string, options: InferenceLogOptions = {}): Promise<InferenceLog> {
+    const maxWaitMs = options.maxWaitMs ?? 1000;
+    if (!Number.isFinite(maxWaitMs) || maxWaitMs < 0) throw new Error(`maxWaitMs must be a non-negative number, got ${maxWaitMs}`);
     const log = new InferenceLog(dataDir, options);
     const threaded = options.thread === false ? undefined : await ThreadedEntryLog.start(log.entryOptions, log.entryEvents);
     log.log = threaded ?? new EntryLog(log.entryOptions, log.entryEvents);
-    const maxWaitMs = options.maxWaitMs ?? 1000;
-    if (!Number.isFinite(maxWaitMs) || maxWaitMs < 0) throw new Error(`maxWaitMs must be a non-negative number, got ${maxWaitMs}`);
     log.admission = new LogAdmission(log.log, { policy: options.overflow ?? "drop", capacity: options.capacity ?? 100_000, maxWaitMs });
     if (options.bus !== undefined) {
       log.sink = await StreamSink.open(options.bus, inferenceStreamNames(options.project ?? "default"), {

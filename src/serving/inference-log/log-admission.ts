@@ -18,7 +18,6 @@
 import { entryRows, type InferenceLogEntry } from "./log-record.js";
 
 export type OverflowPolicy = "drop" | "backpressure";
-export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ["drop", "backpressure"];
 
 /** Where admitted entries go: the log's writer. */
 export interface AdmissionTarget {
@@ -130,7 +129,7 @@ export class LogAdmission {
     this.drain();
     this.target.offer(w.entry);
     w.resume();
-    // Those behind it may fit now.
+    // Those behind it waited in line, and may fit.
     this.wake();
   }
 
