@@ -23,6 +23,7 @@ interface PredictFlags extends CommonFlags {
   format?: TableFormat;
   inputFormat?: TableFormat;
   batchSize: number;
+  intraOpThreads?: number;
   columns?: string[];
   outputs?: string[];
   prefix?: string;
@@ -74,6 +75,7 @@ export function registerPredictCommand(program: Command): Command {
     .option("--format <format>", `output format, ${TABLE_FORMATS.join("|")} (default: from the output's extension)`, formatOption)
     .option("--input-format <format>", `input format, ${TABLE_FORMATS.join("|")} (default: from the input's extension)`, formatOption)
     .option("--batch-size <rows>", "rows per ONNX Runtime call", parsePositiveInt, DEFAULT_BATCH_SIZE)
+    .option("--intra-op-threads <n>", "threads ONNX Runtime uses inside one operator (default 1)", parsePositiveInt)
     .option("--columns <a,b,c>", "the columns that feed the model, in order (default: the package's features, else the model's input names, else every numeric column)", nameList)
     .option("--outputs <a,b>", "the model outputs to write (default: all)", nameList)
     .option("--prefix <text>", "put before the name of every added column, e.g. pred_")
@@ -88,7 +90,7 @@ export function registerPredictCommand(program: Command): Command {
         const what = `model '${mv.name}' version ${mv.version}`;
         if (mv.status !== "READY") throw new UsageError(`${what} cannot be used: its status is ${mv.status}`);
         const { pkg, onnx } = await downloadPackage(client, artifactUri, what);
-        const model = await openScoringModel({ name: mv.name, version: mv.version, package: pkg, onnx });
+        const model = await openScoringModel({ name: mv.name, version: mv.version, package: pkg, onnx }, flags.intraOpThreads === undefined ? {} : { intraOpNumThreads: flags.intraOpThreads });
         const show = flags.progress ?? process.stderr.isTTY === true;
         const line = show ? new ProgressLine((text) => io.err(text)) : undefined;
         const started = performance.now();

@@ -16,6 +16,7 @@ interface ServerFlags {
   artifactsUri?: string;
   logLevel?: string;
   config?: string;
+  intraOpThreads?: string;
 }
 
 export function registerServerCommand(program: Command): void {
@@ -42,6 +43,7 @@ function addServerCommand(program: Command, name: string, description: string, r
     .option("--artifacts-uri <uri>", "artifact store: file:///dir or a directory (env FLYWHEEL_ARTIFACTS_URI)")
     .option("--artifacts-destination <uri>", "alias of --artifacts-uri, as MLflow names it")
     .option("--log-level <level>", "fatal|error|warn|info|debug|trace|silent (env FLYWHEEL_LOG_LEVEL)")
+    .option("--intra-op-threads <n>", "threads ONNX Runtime uses inside one operator, 0 for one per core (default 1; env FLYWHEEL_INTRA_OP_THREADS)")
     .option("--config <file>", "YAML configuration file (default ./flywheel.yaml; env FLYWHEEL_CONFIG)")
     .action(async (flags: ServerFlags & { backendStoreUri?: string; artifactsDestination?: string; workers?: string }) => {
       const workers = Number(flags.workers ?? "1");
@@ -60,6 +62,7 @@ function addServerCommand(program: Command, name: string, description: string, r
           metadataUri: flags.metadataUri ?? flags.backendStoreUri,
           artifactsUri: flags.artifactsUri ?? flags.artifactsDestination,
           logLevel: flags.logLevel,
+          intraOpNumThreads: flags.intraOpThreads,
         },
         ...(flags.config !== undefined ? { file: flags.config } : {}),
       });

@@ -51,6 +51,18 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ env: { FLYWHEEL_RUNTIME_THREAD: "yes" }, cwd: dir() })).toThrow(/runtimeThread.*FLYWHEEL_RUNTIME_THREAD|FLYWHEEL_RUNTIME_THREAD.*runtimeThread/s);
   });
 
+  test("intraOpNumThreads: 1 by default; FLYWHEEL_INTRA_OP_THREADS or YAML set it; anything but an integer from 0 to 256 is refused", () => {
+    const cwd = dir();
+    expect(loadConfig({ env: {}, cwd }).intraOpNumThreads).toBe(1);
+    expect(loadConfig({ env: { FLYWHEEL_INTRA_OP_THREADS: "0" }, cwd }).intraOpNumThreads).toBe(0);
+    expect(loadConfig({ env: {}, cwd, flags: { intraOpNumThreads: "4" } }).intraOpNumThreads).toBe(4);
+    writeFileSync(join(cwd, "flywheel.yaml"), "intraOpNumThreads: 2\n");
+    expect(loadConfig({ env: {}, cwd }).intraOpNumThreads).toBe(2);
+    for (const bad of ["-1", "1.5", "many", "257"]) {
+      expect(() => loadConfig({ env: { FLYWHEEL_INTRA_OP_THREADS: bad }, cwd: dir() })).toThrow(/intraOpNumThreads.*FLYWHEEL_INTRA_OP_THREADS.*must be an integer from 0 to 256/s);
+    }
+  });
+
   test("inference log overflow: drop by default, backpressure from the environment or YAML; capacity and wait are checked", () => {
     const cwd = dir();
     expect(loadConfig({ env: {}, cwd })).toMatchObject({ inferenceLogOverflow: "drop", inferenceLogCapacity: 100_000, inferenceLogMaxWaitMs: 1000 });

@@ -19,6 +19,8 @@ function flag() {
   );
 }
 
+const INTRA_OP_RULE = "must be an integer from 0 to 256 (0: one thread per core)";
+
 export const configSchema = z.object({
   host: z.string().min(1),
   port: z.coerce.number().int().min(0).max(65535),
@@ -59,6 +61,12 @@ export const configSchema = z.object({
    * --workers N` turns it off in its workers unless set.
    */
   runtimeThread: flag(),
+  /** Threads ONNX Runtime uses inside one operator of a served model (0: ONNX Runtime's own choice, one per core). */
+  intraOpNumThreads: z.coerce
+    .number({ message: INTRA_OP_RULE })
+    .int({ message: INTRA_OP_RULE })
+    .min(0, { message: INTRA_OP_RULE })
+    .max(256, { message: INTRA_OP_RULE }),
 });
 
 export type FlywheelConfig = z.infer<typeof configSchema>;
@@ -76,6 +84,7 @@ export const DEFAULTS: FlywheelConfig = {
   inferenceLogOverflow: "drop",
   inferenceLogMaxWaitMs: 1000,
   runtimeThread: true,
+  intraOpNumThreads: 1,
 };
 
 const ENV_NAMES: Record<keyof FlywheelConfig, string> = {
@@ -95,6 +104,7 @@ const ENV_NAMES: Record<keyof FlywheelConfig, string> = {
   inferenceLogOverflow: "FLYWHEEL_INFERENCE_LOG_OVERFLOW",
   inferenceLogMaxWaitMs: "FLYWHEEL_INFERENCE_LOG_MAX_WAIT_MS",
   runtimeThread: "FLYWHEEL_RUNTIME_THREAD",
+  intraOpNumThreads: "FLYWHEEL_INTRA_OP_THREADS",
 };
 
 function fromEnv(env: NodeJS.ProcessEnv): ConfigInput {

@@ -50,6 +50,8 @@ export interface AppDeps {
   features?: FeatureStore;
   /** Run ONNX Runtime on a second thread too, for concurrent traffic (see serving/runtime-thread.ts); default false. */
   runtimeThread?: boolean;
+  /** Threads ONNX Runtime uses inside one operator of a served model; default 1. */
+  intraOpNumThreads?: number;
   /** Where served predictions and posted labels are logged; without it nothing is logged and the labels API is not mounted. */
   inferenceLog?: InferenceLog;
   /**
@@ -133,7 +135,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthPlugin({ metadata: deps.metadata, artifacts: deps.artifacts, version: VERSION }, registry));
   if (deps.role === "serving") {
     // The serving role only reads the registry and the artifact store: any number of replicas.
-    await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics, inferenceLog, fastPaths, runtimeThread: deps.runtimeThread === true }, registry));
+    await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics, inferenceLog, fastPaths, runtimeThread: deps.runtimeThread === true, intraOpNumThreads: deps.intraOpNumThreads ?? 1 }, registry));
     await app.register(
       async (scope) => {
         emptyJsonIsObject(scope);
@@ -177,7 +179,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Feast's feature server endpoints, at the root as Feast has them.
   if (deps.features !== undefined) await app.register(featureServerPlugin(deps.features, registry));
   // Open Inference Protocol (V2) and V1 over ONNX Runtime, for registered versions and aliases.
-  await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics, inferenceLog, fastPaths, runtimeThread: deps.runtimeThread === true }, registry));
+  await app.register(inferencePlugin({ registry: registryService, artifacts: deps.artifacts, metrics, inferenceLog, fastPaths, runtimeThread: deps.runtimeThread === true, intraOpNumThreads: deps.intraOpNumThreads ?? 1 }, registry));
   return withOpenApi(app, registry);
 }
 

@@ -63,6 +63,7 @@ export async function startServer(cfg: FlywheelConfig, logger: Logger = silentLo
       features,
       inferenceLog,
       runtimeThread: cfg.runtimeThread,
+      intraOpNumThreads: cfg.intraOpNumThreads,
       // Monitors read this server's inference log and publish alerts on its stream.
       monitoring: { dataDir: cfg.dataDir, project: cfg.featureProject, bus, ...options.monitoring },
     });

@@ -274,6 +274,11 @@ export class ModelCache {
     }
   }
 
+  /** Threads ONNX Runtime uses inside one operator of each session (0: its own choice). */
+  get intraOpNumThreads(): number {
+    return this.options.intraOpNumThreads ?? 1;
+  }
+
   /** Number of sessions held. */
   get size(): number {
     return this.entries.size;
@@ -344,7 +349,7 @@ export class ModelCache {
       const bytes = await readAll(this.artifacts, joinKey(key, safeRelativePath(onnxFlavorOf(pkg).data)));
       const ort = await import("onnxruntime-node");
       const session = await ort.InferenceSession.create(bytes, {
-        intraOpNumThreads: this.options.intraOpNumThreads ?? 1,
+        intraOpNumThreads: this.intraOpNumThreads,
         interOpNumThreads: 1,
         executionMode: "sequential",
         graphOptimizationLevel: "all",
@@ -360,7 +365,7 @@ export class ModelCache {
       // The ONNX Runtime thread (when on) gets its own session of the model, for concurrent traffic.
       const runtime = this.runtimeThread();
       const thread = runtime === undefined ? undefined : { runtime, session: this.nextThreadSession++ };
-      thread?.runtime.load(thread.session, bytes, { intraOpNumThreads: this.options.intraOpNumThreads ?? 1 });
+      thread?.runtime.load(thread.session, bytes, { intraOpNumThreads: this.intraOpNumThreads });
       const run = sessionRunner({ what, model: v.name, session, ort, thread, runs: this.runs, timed: () => this.onRun });
       const model: LoadedModel = { name: v.name, version: v.version, signature, run, ...(pkg.flywheel === undefined ? {} : { flywheel: pkg.flywheel }) };
       return thread === undefined ? { model, session } : { model, session, threadSession: thread.session };

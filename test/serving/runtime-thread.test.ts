@@ -170,3 +170,31 @@ describe("RuntimeThread", () => {
     await thread.close();
   }, 30_000);
 });
+
+describe("intraOpNumThreads", () => {
+  let server: ServingServer;
+  beforeAll(async () => {
+    server = await startServingServer({ runtimeThread: true, intraOpNumThreads: 2 });
+  }, 60_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  test("reaches the sessions of both threads, whose answers still match the reference values", async () => {
+    expect(cacheOf(server).intraOpNumThreads).toBe(2);
+    const { onnx, expected: fx } = fixture("breast_cancer_rf");
+    await server.register("cancer-two-threads", onnx);
+    const rows = fx.inputs as number[][];
+    const body = { inputs: [{ name: fx.input, shape: [rows.length, (rows[0] as number[]).length], datatype: "FP32", data: rows }] };
+    await threadReady(server, "cancer-two-threads", { inputs: [{ name: fx.input, shape: [1, (rows[0] as number[]).length], datatype: "FP32", data: rows[0] }] });
+    const answers = await Promise.all(Array.from({ length: 4 }, () => server.call("POST", "/v2/models/cancer-two-threads/infer", body)));
+    for (const res of answers) {
+      expect(res.status, JSON.stringify(res.json)).toBe(200);
+      for (const out of res.json.outputs) {
+        const want = fx.expected[out.name] as unknown[];
+        if (out.name === "label") expect(out.data).toEqual(want);
+        else expectClose(out.data, want.flat(), `breast_cancer_rf ${out.name}`);
+      }
+    }
+  }, 60_000);
+});

@@ -104,8 +104,11 @@ async function answerOf(res: Response): Promise<Answer> {
   return { status: res.status, json, headers: res.headers, body };
 }
 
-/** `runtimeThread`: run ONNX Runtime on a second thread too, as `flywheel server` does (buildApp's default is off). */
-export async function startServingServer(options: { runtimeThread?: boolean } = {}): Promise<ServingServer> {
+/**
+ * `runtimeThread`: run ONNX Runtime on a second thread too, as `flywheel server` does (buildApp's
+ * default is off); `intraOpNumThreads`: ONNX Runtime's threads per operator (default 1).
+ */
+export async function startServingServer(options: { runtimeThread?: boolean; intraOpNumThreads?: number } = {}): Promise<ServingServer> {
   const dir = tempDir("flywheel-serving-");
   let metadata: MetadataStore | undefined;
   let artifacts: ArtifactStore | undefined;
@@ -119,7 +122,7 @@ export async function startServingServer(options: { runtimeThread?: boolean } = 
   try {
     metadata = await openMetadataStore(`sqlite:///${join(dir.path, "meta.db")}`);
     artifacts = await openArtifactStore(join(dir.path, "artifacts"));
-    app = await buildApp({ metadata, artifacts, ...(options.runtimeThread === undefined ? {} : { runtimeThread: options.runtimeThread }) });
+    app = await buildApp({ metadata, artifacts, ...options });
     await app.listen({ host: "127.0.0.1", port: 0 });
   } catch (e) {
     await close();
