@@ -64,6 +64,19 @@ describe("Batcher", () => {
     expect(b.waiting).toBe(0);
   });
 
+  test("tells onRun the requests and rows of every run, a request alone included", async () => {
+    const fake = new FakeRunner();
+    const runs: [number, number][] = [];
+    const b = new Batcher(fake.run, undefined, (requests, rows) => runs.push([requests, rows]));
+    const config = { maxBatchSize: 10, maxBatchTimeMs: 5 };
+    await Promise.all([b.submit(x(1, 0), ["y"], config), b.submit(x(2, 10), ["y"], config)]);
+    await b.submit(x(3, 0), ["y"], undefined);
+    expect(runs).toEqual([
+      [2, 3],
+      [1, 3],
+    ]);
+  });
+
   test("stacks every datatype layout: several inputs, int64 and strings", async () => {
     const fake = new FakeRunner();
     const b = new Batcher(fake.run);

@@ -149,9 +149,11 @@ export class Batcher {
   /** Runs in flight (alone or batched). */
   private running = 0;
 
+  /** `onRun` is told the requests and rows of every run (a request that ran alone is a run of one). */
   constructor(
     private readonly runner: BatchRunner,
     readonly stats: BatchStats = newBatchStats(),
+    private readonly onRun?: (requests: number, rows: number) => void,
   ) {}
 
   /** Requests waiting for companions now. */
@@ -202,6 +204,7 @@ export class Batcher {
     s.largestBatch = Math.max(s.largestBatch, requests);
     s.largestBatchRows = Math.max(s.largestBatchRows, rows);
     s.runsBySize[requests] = (s.runsBySize[requests] ?? 0) + 1;
+    this.onRun?.(requests, rows);
   }
 
   private alone(feeds: Feeds, outputs: readonly string[], rows: number): Promise<Outputs> {

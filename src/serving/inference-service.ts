@@ -124,6 +124,8 @@ export class InferenceService {
   private readonly batchers = new WeakMap<LoadedModel, Batcher>();
   /** What adaptive batching has done, over every model. */
   readonly batchStats: BatchStats = newBatchStats();
+  /** Told the requests and rows of every run of an adaptive batcher (metrics). */
+  onBatch: ((model: string, requests: number, rows: number) => void) | undefined;
   /** Told about every shadow run (metrics, the inference log). */
   onShadow: ((o: ShadowObservation) => void) | undefined;
   /** Shadow runs started and not yet finished (tests wait for them). */
@@ -338,7 +340,7 @@ export class InferenceService {
   private batcherOf(m: LoadedModel): Batcher {
     let b = this.batchers.get(m);
     if (b === undefined) {
-      b = new Batcher((feeds, outputs) => m.run(feeds, outputs), this.batchStats);
+      b = new Batcher((feeds, outputs) => m.run(feeds, outputs), this.batchStats, (requests, rows) => this.onBatch?.(m.name, requests, rows));
       this.batchers.set(m, b);
     }
     return b;

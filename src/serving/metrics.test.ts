@@ -42,6 +42,22 @@ describe("ServingMetrics", () => {
     expect(a.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
   });
 
+  test("batch sizes: the requests and rows of every batcher run, per model", async () => {
+    const m = new ServingMetrics({ processMetrics: false });
+    m.observeBatch("iris", 1, 1);
+    m.observeBatch("iris", 3, 5);
+    m.observeBatch("cancer", 32, 40);
+    const text = await m.exposition();
+    expect(line(text, 'flywheel_batch_size_requests_bucket{le="').filter((l) => l.includes('model="iris"')).slice(0, 3)).toEqual([
+      'flywheel_batch_size_requests_bucket{le="1",model="iris"} 1',
+      'flywheel_batch_size_requests_bucket{le="2",model="iris"} 1',
+      'flywheel_batch_size_requests_bucket{le="4",model="iris"} 2',
+    ]);
+    expect(line(text, "flywheel_batch_size_requests_sum")).toEqual(['flywheel_batch_size_requests_sum{model="iris"} 4', 'flywheel_batch_size_requests_sum{model="cancer"} 32']);
+    expect(line(text, "flywheel_batch_size_rows_sum")).toEqual(['flywheel_batch_size_rows_sum{model="iris"} 6', 'flywheel_batch_size_rows_sum{model="cancer"} 40']);
+    expect(line(text, "flywheel_batch_size_rows_count")).toEqual(['flywheel_batch_size_rows_count{model="iris"} 2', 'flywheel_batch_size_rows_count{model="cancer"} 1']);
+  });
+
   test("an inference log's writes, drops, labels, publishes and failed rolls are counted until untracked", async () => {
     const m = new ServingMetrics({ processMetrics: false });
     let events: Parameters<Parameters<ServingMetrics["trackInferenceLog"]>[0]["subscribe"]>[0] | undefined;

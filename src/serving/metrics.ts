@@ -19,6 +19,9 @@ export type InferenceProtocol = "v2" | "v1" | "predict";
 /** Seconds; inference on the small tabular models served here takes well under a millisecond to a few. */
 export const LATENCY_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
+/** Batch sizes (requests or rows per run) up to the largest `max_batch_size` worth a bucket. */
+const BATCH_BUCKETS: readonly number[] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
 /** The model label of a request whose model is not (or not yet known to be) registered. */
 export const UNKNOWN_MODEL = "unknown";
 
@@ -56,6 +59,8 @@ export class ServingMetrics {
   private readonly runtimeDuration: HotHistogram;
   private readonly lookupDuration: HotHistogram;
   private readonly routed: HotCounter;
+  private readonly batchRequests: HotHistogram;
+  private readonly batchRows: HotHistogram;
   private readonly shadowRuns: Counter<"model" | "target" | "outcome">;
   private readonly sessionCounts = new Set<() => number>();
   private readonly logs = new Set<TrackedLog>();
@@ -90,6 +95,14 @@ export class ServingMetrics {
       LATENCY_BUCKETS,
       registry,
     );
+    this.batchRequests = new HotHistogram(
+      "flywheel_batch_size_requests",
+      "Requests served by one ONNX Runtime run of an adaptive batcher (1: the request ran alone), by model",
+      ["model"],
+      BATCH_BUCKETS,
+      registry,
+    );
+    this.batchRows = new HotHistogram("flywheel_batch_size_rows", "Rows in one ONNX Runtime run of an adaptive batcher, by model", ["model"], BATCH_BUCKETS, registry);
     this.routed = new HotCounter("flywheel_traffic_routed_requests_total", "Requests routed by a model's traffic policy, by model and route (version or @alias)", ["model", "route"], registry);
     this.shadowRuns = new Counter({
       name: "flywheel_shadow_requests_total",
@@ -174,6 +187,12 @@ export class ServingMetrics {
 
   observeRuntime(model: string, seconds: number): void {
     this.runtimeDuration.observe([model], seconds);
+  }
+
+  /** One run of an adaptive batcher: the requests it served and the rows it took. */
+  observeBatch(model: string, requests: number, rows: number): void {
+    this.batchRequests.observe([model], requests);
+    this.batchRows.observe([model], rows);
   }
 
   observeRoute(model: string, route: string): void {

@@ -176,6 +176,14 @@ for (const runtimeThread of [false, true]) describe(`adaptive batching over HTTP
     expect(shared.length, `runs of several requests in the burst: ${JSON.stringify(stats.runsBySize)} after ${JSON.stringify(before.runsBySize)}`).toBeGreaterThan(0);
     expect(stats.largestBatchRows).toBeLessThanOrEqual(16);
     expect(stats.waiting).toBe(0);
+
+    // /metrics has every batcher run so far: runs (count) and the requests they served (sum), per model.
+    const text = (await server.call("GET", "/metrics")).body.toString("utf8");
+    const summed = (metric: string) =>
+      [...text.matchAll(new RegExp(`^${metric}\\{model="[^"]+"\\} (\\S+)$`, "gm"))].reduce((n, m) => n + Number(m[1]), 0);
+    expect(summed("flywheel_batch_size_requests_count")).toBe(stats.runs);
+    expect(summed("flywheel_batch_size_requests_sum")).toBe(stats.requests);
+    expect(summed("flywheel_batch_size_rows_count")).toBe(stats.runs);
   });
 
   test("removing a tag turns batching off again, without a restart", async () => {

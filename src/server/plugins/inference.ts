@@ -220,6 +220,7 @@ export function inferencePlugin(deps: InferencePluginDeps, docs?: ApiRegistry) {
       const untrackBatches = metrics.trackBatchQueue(() => service.batchStats.waiting);
       app.addHook("onClose", async () => untrackBatches());
       service.onShadow = (o) => metrics.observeShadow(o.model, o.target, o.ok);
+      service.onBatch = (model, requests, rows) => metrics.observeBatch(model, requests, rows);
     }
     inferenceBodies(app);
     app.setErrorHandler((error, req, reply) => {
