@@ -118,7 +118,7 @@ describe("prepareModel", () => {
       "logModel: metadata.features lists 3 features but the ONNX input 'float_input' takes 4 columns",
     );
     expect(await refusal(prepareModel({ onnx: IRIS, metadata: { feature_service: "x" } as never }, RUN))).toBe(
-      "logModel: 'metadata.feature_service' is not a known field (known: featureService, features, trainingDataset, metrics, classNames)",
+      "logModel: 'metadata.feature_service' is not a known field (known: featureService, features, trainingDataset, metrics, classNames, allowNan)",
     );
     expect(await refusal(prepareModel({ onnx: IRIS, metadata: { trainingDataset: { version: "1" } } as never }, RUN))).toBe(
       "logModel: 'metadata.trainingDataset.uri' is required",

@@ -20,6 +20,8 @@ export interface FlywheelModelMetadata {
   metrics?: Record<string, number>;
   /** Class labels in the order of the model's probability columns. */
   classNames?: string[];
+  /** False when the model cannot take NaN in its float inputs: serving refuses such requests (400) before they run. Default true. */
+  allowNan?: boolean;
 }
 
 /** The key each field has in the MLmodel (`snake`) or in the SDK options (`camel`). */
@@ -31,6 +33,7 @@ const KEYS = {
   trainingDataset: "training_dataset",
   metrics: "metrics",
   classNames: "class_names",
+  allowNan: "allow_nan",
 } as const;
 
 function readMetrics(value: unknown, field: string): Record<string, number> {
@@ -76,12 +79,17 @@ export function readFlywheelMetadata(value: unknown, field: string, style: KeySt
   const trainingDataset = optional(raw[key("trainingDataset")], at("trainingDataset"), readDataset);
   const metrics = optional(raw[key("metrics")], at("metrics"), readMetrics);
   const classNames = optional(raw[key("classNames")], at("classNames"), (v, f) => readStringList(v, f, { unique: true }));
+  const allowNan = optional(raw[key("allowNan")], at("allowNan"), (v, f) => {
+    if (typeof v !== "boolean") throw new FieldError(f, `must be true or false (got ${describe(v)})`);
+    return v;
+  });
   return {
     ...(featureService === undefined ? {} : { featureService }),
     ...(features === undefined ? {} : { features }),
     ...(trainingDataset === undefined ? {} : { trainingDataset }),
     ...(metrics === undefined ? {} : { metrics }),
     ...(classNames === undefined ? {} : { classNames }),
+    ...(allowNan === undefined ? {} : { allowNan }),
   };
 }
 
@@ -98,5 +106,6 @@ export function flywheelMetadataToDict(m: FlywheelModelMetadata): Mapping | unde
   }
   if (m.metrics !== undefined) out.metrics = { ...m.metrics };
   if (m.classNames !== undefined) out.class_names = [...m.classNames];
+  if (m.allowNan !== undefined) out.allow_nan = m.allowNan;
   return Object.keys(out).length === 0 ? undefined : out;
 }

@@ -98,6 +98,7 @@ function fullPackage(): ModelPackage {
       trainingDataset: { uri: "s3://data/churn.parquet", version: "7" },
       metrics: { auc: 0.91, log_loss: 0.3 },
       classNames: ["0", "1", "2"],
+      allowNan: false,
     },
     metadata: { owner: "ml-team" },
     extra: { databricks_runtime: "15.4.x-cpu-ml-scala2.12" },
@@ -245,6 +246,7 @@ utc_time_created: '2026-11-26 08:00:00.000000'
         training_dataset: { uri: "s3://data/churn.parquet", version: "7" },
         metrics: { auc: 0.91, log_loss: 0.3 },
         class_names: ["0", "1", "2"],
+        allow_nan: false,
       },
     });
     expect(text).toContain("class_names:\n    - '0'\n");
@@ -295,6 +297,7 @@ describe("parseMlmodel errors name the field", () => {
     [`${onnxHeader}signature:\n  inputs: null\n  outputs: null\n`, "MLmodel field 'signature' must declare inputs, outputs or params", "signature"],
     [`${onnxHeader}metadata:\n  flywheel:\n    features: [a, a]\n`, `MLmodel field 'metadata.flywheel.features[1]' repeats "a"`, "metadata.flywheel.features[1]"],
     [`${onnxHeader}metadata:\n  flywheel:\n    metrics: {auc: high}\n`, `MLmodel field 'metadata.flywheel.metrics.auc' must be a number (got the string "high")`, "metadata.flywheel.metrics.auc"],
+    [`${onnxHeader}metadata:\n  flywheel:\n    allow_nan: no-thanks\n`, `MLmodel field 'metadata.flywheel.allow_nan' must be true or false (got the string "no-thanks")`, "metadata.flywheel.allow_nan"],
     [`${onnxHeader}saved_input_example_info: {type: ndarray}\n`, "MLmodel field 'saved_input_example_info.artifact_path' is required", "saved_input_example_info.artifact_path"],
     ["- just\n- a list\n", "MLmodel must be a YAML mapping (got a list)", undefined],
     ["flavors: {onnx: {data: a}\n", "MLmodel is not valid YAML", undefined],

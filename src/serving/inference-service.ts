@@ -11,7 +11,7 @@ import { sampled } from "./inference-log/sampling.js";
 import { chooseRoute, targetName, targetRef } from "./traffic.js";
 import type { HeldModel, LoadedModel, ModelCache, RuntimeTensor, ServingSettings } from "./model-cache.js";
 import { rowsToInput, tensorRows } from "./rows.js";
-import { describeTensorSpec, outputDatatype, selectOutputs, toFeeds, toResponseTensor, type Datatype, type RequestTensor, type ResponseTensor, type ServingTensorSpec } from "./tensors.js";
+import { describeTensorSpec, firstNaN, outputDatatype, selectOutputs, toFeeds, toResponseTensor, type Datatype, type RequestTensor, type ResponseTensor, type ServingTensorSpec, type TensorValue } from "./tensors.js";
 
 export const PLATFORM = "onnxruntime";
 
@@ -303,6 +303,7 @@ export class InferenceService {
     settings?: ServingSettings,
   ): Promise<[string, RuntimeTensor][]> {
     const feeds = toFeeds(inputs, m.signature);
+    if (m.flywheel?.allowNan === false) refuseNaN(m, feeds);
     const names = selectOutputs(requested, m.signature);
     const { batching, logSampleRate } = settings ?? this.models.settingsNow(m.name) ?? (await this.models.settingsFor(m.name));
     const outputs = this.pick(names, batching === undefined || !batchable(m) ? await m.run(feeds, names) : await this.batcherOf(m).submit(feeds, names, batching));
@@ -359,6 +360,14 @@ function choose(ref: ModelRef, settings: ServingSettings, ctx: RoutingContext | 
 
 /** Answers of `batchable`, per loaded model (read on every request of a model with batching on). */
 const batchables = new WeakMap<LoadedModel, boolean>();
+
+/** A 400 for the first NaN in the inputs of a model whose package forbids NaN (`metadata.flywheel.allow_nan: false`). */
+function refuseNaN(m: LoadedModel, feeds: Record<string, TensorValue>): void {
+  for (const [name, t] of Object.entries(feeds)) {
+    const at = firstNaN(t);
+    if (at >= 0) throw badRequest(`input '${name}' holds NaN at element ${at}; model '${m.name}' version ${m.version} does not take NaN (its package sets allow_nan: false)`);
+  }
+}
 
 /** Whether every input and output the signature declares has a variable first dimension to stack along. */
 function batchable(m: LoadedModel): boolean {

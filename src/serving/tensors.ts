@@ -249,6 +249,19 @@ export function toFeeds(inputs: readonly RequestTensor[], signature: ServingSign
   return feeds;
 }
 
+/** The index of the first NaN in a float tensor (FP16 as its bits), or -1; other types hold no NaN. */
+export function firstNaN(t: TensorValue): number {
+  const data = t.data;
+  if (t.type === "float32" || t.type === "float64") {
+    const values = data as Float32Array | Float64Array;
+    for (let i = 0; i < values.length; i++) if (Number.isNaN(values[i])) return i;
+  } else if (t.type === "float16") {
+    const bits = data as Uint16Array;
+    for (let i = 0; i < bits.length; i++) if (((bits[i] as number) & 0x7c00) === 0x7c00 && ((bits[i] as number) & 0x03ff) !== 0) return i;
+  }
+  return -1;
+}
+
 /** The outputs to compute: the requested ones in the requested order, else all of them in the model's order. */
 export function selectOutputs(requested: readonly { name: string }[] | undefined, signature: ServingSignature): string[] {
   const known = signature.outputs.map((o) => o.name);

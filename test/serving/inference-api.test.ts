@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { IRIS_ONNX, irisMlmodel } from "../helpers/model-package.js";
-import { expectClose, fixture, FIXTURE_MODELS, IDENTITY_DTYPES, identityOnnx, mlmodelFor, startServingServer, type ServingServer } from "./serving-server.js";
+import { binaryBody, expectClose, fixture, FIXTURE_MODELS, IDENTITY_DTYPES, identityOnnx, mlmodelFor, startServingServer, tensorBytes, type ServingServer } from "./serving-server.js";
 
 describe("inference API (V2 and V1) on sqlite", () => {
   let server: ServingServer;
@@ -196,6 +196,29 @@ describe("inference API (V2 and V1) on sqlite", () => {
     expect((await call("GET", "/v2/models/moving")).json.versions).toEqual([b.version]);
     expect((await call("GET", `/v2/models/moving/versions/${a.version}`)).json.versions).toEqual([a.version]);
     expect((await call("POST", `/v1/models/moving/versions/${a.version}:predict`, { instances: [[5.1, 3.5, 1.4, 0.2]] })).json.predictions[0].label).toBe(0);
+  });
+
+  test("NaN where the package forbids it (allow_nan: false) is a 400 naming the input and element, over V2 JSON, binary and V1; other models take it", async () => {
+    await register("no-nan", IRIS_ONNX, irisMlmodel("metadata:\n  flywheel:\n    allow_nan: false\n"));
+    await register("nan-ok", IRIS_ONNX, irisMlmodel());
+    const rows = [
+      [5.1, 3.5, 1.4, 0.2],
+      [6.2, 2.9, "NaN", 1.3],
+    ];
+    const body = { inputs: [{ name: "float_input", shape: [2, 4], datatype: "FP32", data: rows }] };
+    const refused = await call("POST", "/v2/models/no-nan/infer", body);
+    expect(refused.status).toBe(400);
+    expect(refused.json.error).toBe("input 'float_input' holds NaN at element 6; model 'no-nan' version 1 does not take NaN (its package sets allow_nan: false)");
+    const binary = binaryBody({ inputs: [{ name: "float_input", shape: [1, 4], datatype: "FP32", parameters: { binary_data_size: 16 } }] }, [tensorBytes("FP32", [1, Number.NaN, 2, 3])]);
+    const refusedBinary = await server.send("POST", "/v2/models/no-nan/infer", binary.body, binary.headers);
+    expect(refusedBinary.status).toBe(400);
+    expect(refusedBinary.json.error).toMatch(/^input 'float_input' holds NaN at element 1;/);
+    const refusedV1 = await call("POST", "/v1/models/no-nan:predict", { instances: rows });
+    expect(refusedV1.status).toBe(400);
+    expect(refusedV1.json.error).toMatch(/holds NaN at element 6/);
+    // Without NaN the same model answers; a model whose package says nothing takes NaN.
+    expect((await call("POST", "/v2/models/no-nan/infer", { inputs: [{ name: "float_input", shape: [1, 4], datatype: "FP32", data: rows[0] }] })).status).toBe(200);
+    expect((await call("POST", "/v2/models/nan-ok/infer", body)).status).toBe(200);
   });
 
   test("bad requests answer 400/404 with {error}, never a 500", async () => {
