@@ -57,9 +57,15 @@ export class BatchInputs {
   /** Rows filled so far in the current batch. */
   filled = 0;
 
+  /**
+   * `refuseNaN` is set for a model whose package forbids NaN (`metadata.flywheel.allow_nan:
+   * false`): a NULL or NaN in a float column is then an error naming the row and column, instead
+   * of a NaN the model would score.
+   */
   constructor(
     plans: readonly InputPlan[],
     readonly capacity: number,
+    private readonly refuseNaN?: { model: string },
   ) {
     let column = 0;
     this.slots = plans.map((plan) => {
@@ -79,7 +85,9 @@ export class BatchInputs {
       for (let j = 0; j < slot.width; j++) {
         const vector = chunk.getColumnVector(slot.firstColumn + j);
         const at = this.filled * slot.width + j;
-        copyColumn(vector, from, count, slot, at, () => missing(slot.plan, slot.plan.columns[j] as string, vector, from, count, firstRow));
+        const column = slot.plan.columns[j] as string;
+        copyColumn(vector, from, count, slot, at, () => missing(slot.plan, column, vector, from, count, firstRow));
+        if (this.refuseNaN !== undefined && isFloat(slot.plan.dtype)) refuseNaN(this.refuseNaN.model, slot.plan, column, vector, from, count, firstRow);
       }
     }
     this.filled += count;
@@ -93,6 +101,24 @@ export class BatchInputs {
       feeds[plan.name] = { type: plan.dtype, data: head(data, n * width), dims: [n, ...plan.rowShape] };
     }
     return feeds;
+  }
+}
+
+function isFloat(dtype: TensorDtype): boolean {
+  return dtype === "float32" || dtype === "float64" || dtype === "float16";
+}
+
+/** Throws for the first NULL or NaN among the copied rows of a float column, for a model that does not take NaN. */
+function refuseNaN(model: string, plan: InputPlan, column: string, vector: { getItem(row: number): unknown }, from: number, count: number, firstRow: number): void {
+  for (let i = 0; i < count; i++) {
+    const v = vector.getItem(from + i) as number | null;
+    if (v === null || Number.isNaN(v)) {
+      const what = v === null ? "is empty (NULL)" : "holds NaN";
+      throw new FlywheelError(
+        "FW_REQUEST_INVALID_FIELD",
+        `row ${firstRow + i + 1}: column '${column}' ${what}, and ${model} does not take NaN in its input '${plan.name}' (its package sets allow_nan: false)`,
+      );
+    }
   }
 }
 

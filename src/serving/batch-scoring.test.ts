@@ -245,6 +245,30 @@ describe("scoreFile: columns", () => {
     await rejects(scoreFile(model, { input: withNull, output: target, batchSize: 7 }), /^row 51: column 'b' is empty \(NULL\), and the model's input 'b' \(int64\) cannot take a missing value$/);
     expect(existsSync(target)).toBe(false);
   });
+
+  it("refuses a NULL or NaN float for a model whose package sets allow_nan: false, naming the row and column", async () => {
+    const strict = await modelOf("iris_logreg", { allowNan: false });
+    const clean = await writeTable("parquet", featureColumns(4), fixture("iris_logreg").expected.inputs);
+    const scored = path("parquet", "scored");
+    await scoreFile(strict, { input: clean, output: scored, columns: ["f0", "f1", "f2", "f3"], batchSize: 6 });
+    expectFixture("iris_logreg", await readTable(scored, "parquet"));
+
+    const withNull = await writeTable("parquet", featureColumns(4), Array.from({ length: 30 }, (_, i) => [1, 2, i === 17 ? null : 3, 4]));
+    const target = path("parquet", "never");
+    await rejects(
+      scoreFile(strict, { input: withNull, output: target, columns: ["f0", "f1", "f2", "f3"], batchSize: 7 }),
+      /^row 18: column 'f2' is empty \(NULL\), and model 'iris_logreg' version 7 does not take NaN in its input 'float_input' \(its package sets allow_nan: false\)$/,
+    );
+    expect(existsSync(target)).toBe(false);
+    const withNaN = join(dir.path, `nan-${++files}.csv`);
+    writeFileSync(withNaN, "f0,f1,f2,f3\n1,2,3,4\n5,nan,6,7\n");
+    await rejects(scoreFile(strict, { input: withNaN, output: path("csv"), columns: ["f0", "f1", "f2", "f3"] }), /^row 2: column 'f1' holds NaN, and model 'iris_logreg'/);
+    // A model that says nothing scores the same NULL as NaN.
+    const lenient = await modelOf("iris_logreg");
+    const out = path("parquet", "scored");
+    await scoreFile(lenient, { input: withNull, output: out, columns: ["f0", "f1", "f2", "f3"] });
+    expect(await readTable(out, "parquet")).toHaveLength(30);
+  });
 });
 
 describe("scoreFile: bad input", () => {

@@ -150,7 +150,7 @@ async function scorePass(
   const prefix = opts.prefix ?? "";
   const selects = mapping.inputs.flatMap((p) => p.columns.map((c) => `CAST(${qi(c)} AS ${SQL_TYPE_OF[p.dtype]})`));
   const result = await readingInput(ctx.input, ctx.format, () => ctx.reader.stream(`SELECT ${selects.join(", ")} FROM ${ctx.source}`));
-  const batch = new BatchInputs(mapping.inputs, batchSize);
+  const batch = new BatchInputs(mapping.inputs, batchSize, model.allowNan ? undefined : { model: `model '${model.name}' version ${model.version}` });
   const parts = new PredictionParts(ctx.writer, ctx.work, opts.rowsPerPart ?? DEFAULT_ROWS_PER_PART);
   let plans: OutputPlan[] | undefined;
   let scored = 0;

@@ -12,6 +12,8 @@ export interface ScoringModel {
   features: readonly string[] | undefined;
   /** The package's class names, in the order of the probability columns. */
   classNames: readonly string[] | undefined;
+  /** False when the package forbids NaN in float inputs (`metadata.flywheel.allow_nan: false`). */
+  allowNan: boolean;
   run(feeds: Record<string, TensorValue>, outputs: readonly string[]): Promise<Record<string, RuntimeTensor>>;
   release(): Promise<void>;
 }
@@ -47,6 +49,7 @@ export async function openScoringModel(
     signature,
     features: source.package.flywheel?.features,
     classNames: source.package.flywheel?.classNames,
+    allowNan: source.package.flywheel?.allowNan !== false,
     async run(feeds, outputs) {
       const tensors: Record<string, InstanceType<typeof ort.Tensor>> = {};
       for (const [name, t] of Object.entries(feeds)) tensors[name] = new ort.Tensor(t.type, t.data, t.dims);
