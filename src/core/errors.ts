@@ -69,6 +69,11 @@ const table = {
     mlflow: "RESOURCE_DOES_NOT_EXIST",
     description: "No run has the given id.",
   },
+  FW_TRACKING_LOGGED_MODEL_NOT_FOUND: {
+    status: 404,
+    mlflow: "RESOURCE_DOES_NOT_EXIST",
+    description: "No logged model (MLflow 3's LoggedModel) has the given id, or it is deleted.",
+  },
   FW_TRACKING_RUN_NOT_ACTIVE: {
     status: 400,
     mlflow: "INVALID_PARAMETER_VALUE",

@@ -14,6 +14,8 @@ const run = (inputs: DatasetInput[]): Run => ({
   params: [],
   tags: [],
   inputs,
+  modelInputs: [],
+  modelOutputs: [],
 });
 
 test("a dataset gate passes when any of the run's datasets compares, and a refusal lists what the run has", () => {

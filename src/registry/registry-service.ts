@@ -20,6 +20,8 @@ const MODELS_DEFAULT_MAX = 100;
 const MODELS_MAX = 1000;
 const VERSIONS_DEFAULT_MAX = 10_000;
 const VERSIONS_MAX = 200_000;
+/** The logged-model tag MLflow 3 lists a logged model's registered versions in. */
+const MODEL_VERSIONS_TAG = "mlflow.modelVersions";
 
 /** Checks a package directory in the artifact store; the result becomes the version's status. */
 export type PackageChecker = (artifacts: ArtifactStore, key: string) => Promise<{ status: VersionStatus; message: string }>;
@@ -140,6 +142,8 @@ export class RegistryService {
     description?: string;
     tags?: Tag[];
     userId: string;
+    /** MLflow 3's `model_id`: the logged model the version is made from. */
+    modelId?: string;
   }): Promise<ModelVersion> {
     validateModelName(input.name);
     (input.tags ?? []).forEach((t) => validateTag(t));
@@ -147,10 +151,7 @@ export class RegistryService {
     if ((await this.registry.modelRevision(input.name)) === undefined) {
       throw new FlywheelError("FW_REGISTRY_MODEL_NOT_FOUND", `Registered Model with name=${input.name} not found`);
     }
-    const resolved = await resolveSource(input.source, input.runId, {
-      artifacts: this.artifacts,
-      getRun: (id) => this.store.getRunInfo(id),
-    });
+    const resolved = await resolveSource(input.source, input.runId, this.sourceContext(), input.modelId);
     const checked = await this.checkPackage(this.artifacts, resolved.key);
     const created = await this.registry.createVersion({
       name: input.name,
@@ -160,13 +161,45 @@ export class RegistryService {
       description: input.description ?? "",
       userId: input.userId,
       tags: input.tags ?? [],
+      loggedModelId: resolved.loggedModelId,
       status: checked.status,
       statusMessage: checked.message,
       now: this.clock.now(),
     });
     await this.governance.audit({ modelName: created.name, version: created.version, action: "create_version", from: null, to: created.status, actor: input.userId, reason: created.statusMessage });
+    if (resolved.loggedModelId !== null) await this.recordRegistration(resolved.loggedModelId, created);
     for (const listener of this.versionListeners) await listener(created);
     return created;
+  }
+
+  /**
+   * What resolving a source reads. A new version may only be made from an active logged model; a
+   * version made earlier keeps its files when its logged model is deleted (`allowDeleted`).
+   */
+  private sourceContext(allowDeleted = false) {
+    return {
+      artifacts: this.artifacts,
+      getRun: (id: string) => this.store.getRunInfo(id),
+      getLoggedModel: async (id: string) => {
+        const m = await this.store.loggedModels.get(id);
+        return m === undefined || (m.lifecycleStage !== "active" && !allowDeleted) ? undefined : m;
+      },
+    };
+  }
+
+  /** Lists the version in the logged model's `mlflow.modelVersions` tag, as MLflow 3's server does. */
+  private async recordRegistration(modelId: string, v: ModelVersion): Promise<void> {
+    const model = await this.store.loggedModels.get(modelId);
+    if (model === undefined) return;
+    let list: unknown[] = [];
+    try {
+      const parsed: unknown = JSON.parse(model.tags.find((t) => t.key === MODEL_VERSIONS_TAG)?.value ?? "[]");
+      if (Array.isArray(parsed)) list = parsed;
+    } catch {
+      // A tag someone else wrote that is not a JSON list is replaced.
+    }
+    list.push({ name: v.name, version: v.version });
+    await this.store.loggedModels.setTags(modelId, [{ key: MODEL_VERSIONS_TAG, value: JSON.stringify(list) }], this.clock.now());
   }
 
   /** Runs `fn` after each version is created (lineage records its edges this way). */
@@ -234,7 +267,7 @@ export class RegistryService {
 
   async downloadUri(name: string, version: string): Promise<string> {
     const v = await this.getVersion(name, version);
-    const resolved = await resolveSource(v.source, v.runId ?? undefined, { artifacts: this.artifacts, getRun: (id) => this.store.getRunInfo(id) });
+    const resolved = await resolveSource(v.source, v.runId ?? undefined, this.sourceContext(true), v.loggedModelId ?? undefined);
     return `mlflow-artifacts:/${resolved.key}`;
   }
 

@@ -13,6 +13,7 @@ import { LineageService } from "../registry/lineage-service.js";
 import { RegistryService } from "../registry/registry-service.js";
 import type { InferenceLog } from "../serving/inference-log/inference-log.js";
 import { ServingMetrics } from "../serving/metrics.js";
+import { LoggedModelService } from "../tracking/logged-models.js";
 import { TrackingService } from "../tracking/tracking-service.js";
 import type { FeatureStore } from "../features/feature-store.js";
 import { installErrorHandler } from "./error-handler.js";
@@ -32,6 +33,7 @@ import { modelsPlugin } from "./plugins/models.js";
 import { predictPlugin } from "./plugins/predict.js";
 import { trafficPlugin } from "./plugins/traffic.js";
 import { mlflowRegistryPlugin } from "./plugins/mlflow-registry.js";
+import { mlflowLoggedModelsPlugin } from "./plugins/mlflow-logged-models.js";
 import { mlflowRunsPlugin } from "./plugins/mlflow-runs.js";
 import { ApiRegistry } from "./route.js";
 
@@ -118,6 +120,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const registry = new ApiRegistry();
   const clock = deps.clock ?? systemClock;
   const tracking = new TrackingService(deps.metadata, deps.artifacts, clock);
+  const loggedModels = new LoggedModelService(deps.metadata, deps.artifacts, clock);
   // Declared features are checked against the feature store's applied definitions.
   const checker = storedPackageChecker(deps.features === undefined ? undefined : featureCatalogCheck(deps.metadata.features, deps.features.project));
   const registryService = new RegistryService(deps.metadata, deps.artifacts, clock, checker);
@@ -153,7 +156,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       async (scope) => {
         jsonAnyContentType(scope, bodyLimit);
         await scope.register(mlflowExperimentsPlugin(tracking, documented));
-        await scope.register(mlflowRunsPlugin(tracking, documented));
+        await scope.register(mlflowRunsPlugin(tracking, loggedModels, documented));
+        await scope.register(mlflowLoggedModelsPlugin(loggedModels, deps.artifacts, documented));
         await scope.register(mlflowRegistryPlugin(registryService, documented));
       },
       { prefix },

@@ -15,7 +15,7 @@ interface Token {
   pos: number;
 }
 
-export type SearchTarget = "run" | "experiment" | "registry";
+export type SearchTarget = "run" | "experiment" | "registry" | "logged_model";
 
 const PREFIXES: Record<string, EntityType> = {
   metric: "metric",
@@ -45,6 +45,7 @@ const NUMERIC_ATTRIBUTES = new Set([
   "experiment_id",
   "creation_timestamp",
   "last_updated_timestamp",
+  "last_updated_time",
   "version_number",
 ]);
 const ATTRIBUTE_ALIASES: Record<string, string> = { created: "start_time", Created: "start_time", run_uuid: "run_id" };
@@ -174,7 +175,10 @@ function parseIdentifier(c: Cursor, target: SearchTarget): { type: EntityType; k
     if (type === undefined) {
       fail(c.input, `invalid entity type '${first.text}' at position ${first.pos}: expected metrics, params, tags, attributes or datasets`);
     }
-    if (target !== "run" && (type === "metric" || type === "param" || type === "dataset")) {
+    if (target === "logged_model" && type === "dataset") {
+      fail(c.input, `'${first.text}.${keyTok.text}' at position ${first.pos}: logged models are searched by metrics, params, tags and attributes (pass datasets in the request's 'datasets' field)`);
+    }
+    if (target !== "run" && target !== "logged_model" && (type === "metric" || type === "param" || type === "dataset")) {
       fail(c.input, `'${first.text}.${keyTok.text}' at position ${first.pos}: ${target === "experiment" ? "experiments" : "registered models and versions"} can be searched by attributes and tags only`);
     }
     const key = type === "attribute" ? (ATTRIBUTE_ALIASES[keyTok.text] ?? keyTok.text) : keyTok.text;

@@ -228,6 +228,11 @@ export class TrackingService {
     return info;
   }
 
+  /** The run's info; 404 when there is no such run, 400 when it is deleted. */
+  activeRunInfo(runId: string): Promise<RunInfo> {
+    return this.activeRun(runId);
+  }
+
   private async activeRun(runId: string): Promise<RunInfo> {
     const info = await this.runInfo(runId);
     if (info.lifecycleStage !== "active") {

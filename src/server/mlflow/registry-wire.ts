@@ -17,6 +17,7 @@ export function modelVersionJson(v: ModelVersion) {
     tags: v.tags.map((t) => ({ key: t.key, value: t.value })),
     ...(v.runLink !== "" ? { run_link: v.runLink } : {}),
     aliases: v.aliases,
+    ...(v.loggedModelId !== undefined && v.loggedModelId !== null ? { model_id: v.loggedModelId } : {}),
   };
 }
 

@@ -138,6 +138,7 @@ export function mlflowRegistryPlugin(registry: RegistryService, docs?: ApiRegist
           tags: z.array(keyValue).optional(),
           run_link: z.string().optional(),
           description: z.string().optional(),
+          model_id: z.string().optional(),
         }),
       },
       async ({ input, req }) =>
@@ -148,6 +149,7 @@ export function mlflowRegistryPlugin(registry: RegistryService, docs?: ApiRegist
             ...(input.run_id !== undefined ? { runId: input.run_id } : {}),
             ...(input.run_link !== undefined ? { runLink: input.run_link } : {}),
             ...(input.description !== undefined ? { description: input.description } : {}),
+            ...(input.model_id !== undefined && input.model_id !== "" ? { modelId: input.model_id } : {}),
             tags: input.tags ?? [],
             userId: requesterOf(req),
           }),

@@ -3,6 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { FlywheelError } from "../../core/errors.js";
 import type { DatasetInput, Metric } from "../../storage/metadata/metadata-store.js";
+import type { LoggedModelService, ModelMetricInput } from "../../tracking/logged-models.js";
 import type { TrackingService } from "../../tracking/tracking-service.js";
 import { double, int64, keyValue, repeated, runStatus, str, viewType } from "../mlflow/fields.js";
 import { fileInfoJson, metricJson, runInfoJson, runJson } from "../mlflow/wire.js";
@@ -19,8 +20,22 @@ function runIdOf(input: { run_id?: string | undefined; run_uuid?: string | undef
   return id;
 }
 
-const metricInput = z.object({ key: z.string(), value: double, timestamp: int64, step: int64.optional() });
+/** MLflow 3 metrics may name the logged model and the dataset they were measured for. */
+const metricInput = z.object({
+  key: z.string(),
+  value: double,
+  timestamp: int64,
+  step: int64.optional(),
+  model_id: z.string().optional(),
+  dataset_name: z.string().optional(),
+  dataset_digest: z.string().optional(),
+});
 const toMetric = (m: z.infer<typeof metricInput>): Metric => ({ key: m.key, value: m.value, timestamp: m.timestamp, step: m.step ?? 0 });
+/** The metrics of a request that were logged against a logged model. */
+const modelMetrics = (metrics: z.infer<typeof metricInput>[]): ModelMetricInput[] =>
+  metrics
+    .filter((m) => m.model_id !== undefined && m.model_id !== "")
+    .map((m) => ({ ...toMetric(m), modelId: m.model_id as string, datasetName: m.dataset_name ?? null, datasetDigest: m.dataset_digest ?? null }));
 
 /** MLflow's DatasetInput: a Dataset with its four required strings, and the input's tags. */
 const datasetInput = z.object({
@@ -46,9 +61,17 @@ const toDatasetInput = (i: z.infer<typeof datasetInput>): DatasetInput => ({
   tags: (i.tags ?? []).map((t) => ({ key: t.key, value: t.value })),
 });
 
-export function mlflowRunsPlugin(tracking: TrackingService, registry?: ApiRegistry) {
+export function mlflowRunsPlugin(tracking: TrackingService, loggedModels: LoggedModelService, registry?: ApiRegistry) {
   return async (app: FastifyInstance): Promise<void> => {
     const tag = "MLflow runs";
+
+    /** Logs a request's metrics on the run, and on the logged models they name (checked first). */
+    const logMetrics = async (runId: string, metrics: z.infer<typeof metricInput>[], params: { key: string; value: string }[] = [], tags: { key: string; value: string }[] = []) => {
+      const forModels = modelMetrics(metrics);
+      await loggedModels.checkMetricModels(forModels);
+      await tracking.logBatch(runId, { metrics: metrics.map(toMetric), params, tags });
+      await loggedModels.logMetrics(runId, forModels);
+    };
 
     route(
       app,
@@ -117,7 +140,7 @@ export function mlflowRunsPlugin(tracking: TrackingService, registry?: ApiRegist
       registry,
       { methods: ["POST"], url: "/runs/log-metric", summary: "Log one metric point", tag, input: z.object({ ...runRef, ...metricInput.shape }) },
       async ({ input }) => {
-        await tracking.logMetric(runIdOf(input), toMetric(input));
+        await logMetrics(runIdOf(input), [input]);
         return {};
       },
     );
@@ -173,11 +196,7 @@ export function mlflowRunsPlugin(tracking: TrackingService, registry?: ApiRegist
         }),
       },
       async ({ input }) => {
-        await tracking.logBatch(runIdOf(input), {
-          metrics: (input.metrics ?? []).map(toMetric),
-          params: input.params ?? [],
-          tags: input.tags ?? [],
-        });
+        await logMetrics(runIdOf(input), input.metrics ?? [], input.params ?? [], input.tags ?? []);
         return {};
       },
     );
@@ -188,12 +207,38 @@ export function mlflowRunsPlugin(tracking: TrackingService, registry?: ApiRegist
       {
         methods: ["POST"],
         url: "/runs/log-inputs",
-        summary: "Log datasets used by a run (stored once per experiment by name and digest)",
+        summary: "Log datasets (stored once per experiment by name and digest) and logged models used by a run",
         tag,
-        input: z.object({ ...runRef, datasets: z.array(datasetInput).nullish() }),
+        input: z.object({ ...runRef, datasets: z.array(datasetInput).nullish(), models: z.array(z.object({ model_id: z.string().min(1) })).nullish() }),
       },
       async ({ input }) => {
-        await tracking.logInputs(runIdOf(input), (input.datasets ?? []).map(toDatasetInput));
+        const runId = runIdOf(input);
+        const models = (input.models ?? []).map((m) => m.model_id);
+        // Every model is checked before anything is written; then the datasets, then the links.
+        const info = models.length > 0 ? await tracking.activeRunInfo(runId) : undefined;
+        await loggedModels.checkModels(models);
+        await tracking.logInputs(runId, (input.datasets ?? []).map(toDatasetInput));
+        if (info !== undefined) await loggedModels.logInputs(info, models);
+        return {};
+      },
+    );
+
+    route(
+      app,
+      registry,
+      {
+        methods: ["POST"],
+        url: "/runs/outputs",
+        summary: "Record the logged models a run produced (MLflow 3)",
+        tag,
+        input: z.object({ ...runRef, models: z.array(z.object({ model_id: z.string().min(1), step: int64.optional() })) }),
+      },
+      async ({ input }) => {
+        const info = await tracking.activeRunInfo(runIdOf(input));
+        await loggedModels.logOutputs(
+          info,
+          input.models.map((m) => ({ modelId: m.model_id, step: m.step ?? 0 })),
+        );
         return {};
       },
     );

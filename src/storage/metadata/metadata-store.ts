@@ -5,6 +5,7 @@
 import type { FeatureRegistryStore } from "./feature-registry-store.js";
 import type { GovernanceStore } from "./governance-store.js";
 import type { LineageStore } from "./lineage-store.js";
+import type { LoggedModelStore } from "./logged-model-store.js";
 import type { MonitoringStore } from "./monitoring-store.js";
 import type { RegistryStore } from "./registry-store.js";
 import type { SearchFilter, OrderByClause } from "./search-types.js";
@@ -72,6 +73,10 @@ export interface Run {
   tags: Tag[];
   /** Datasets logged to the run (runs/log-inputs), in the order they were first linked. */
   inputs: DatasetInput[];
+  /** Logged models the run used (runs/log-inputs `models`), in the order they were first linked. */
+  modelInputs: string[];
+  /** Logged models the run produced (runs/outputs), with the step each was logged at. */
+  modelOutputs: { modelId: string; step: number }[];
 }
 
 export interface NewExperiment {
@@ -131,6 +136,8 @@ export interface MetadataStore {
   readonly features: FeatureRegistryStore;
   /** Monitors, their runs, time series, events and reference documents. */
   readonly monitoring: MonitoringStore;
+  /** MLflow 3's logged models. */
+  readonly loggedModels: LoggedModelStore;
 
   /** Checks the connection; throws FW_STORAGE_UNAVAILABLE when the store cannot be reached. */
   ping(): Promise<void>;

@@ -24,6 +24,8 @@ export interface ModelVersion {
   statusMessage: string;
   tags: Tag[];
   aliases: string[];
+  /** The MLflow 3 logged model the version was made from (`model_id`), if any. */
+  loggedModelId?: string | null;
 }
 
 export interface RegisteredModel {
@@ -46,6 +48,8 @@ export interface NewModelVersion {
   description: string;
   userId: string;
   tags: Tag[];
+  /** The MLflow 3 logged model the version is made from. */
+  loggedModelId?: string | null;
   status: VersionStatus;
   statusMessage: string;
   now: number;

@@ -100,6 +100,8 @@ export interface ModelVersionsTable {
   run_link: string;
   status: string;
   status_message: string;
+  /** The MLflow 3 logged model the version was made from, if any. */
+  logged_model_id: string | null;
 }
 
 export interface ModelVersionTagsTable {
@@ -238,6 +240,51 @@ export interface MonitorReferencesTable {
   created_time: number;
 }
 
+/** MLflow 3's LoggedModel. */
+export interface LoggedModelsTable {
+  model_id: string;
+  experiment_id: number;
+  name: string;
+  artifact_location: string;
+  creation_timestamp_ms: number;
+  last_updated_timestamp_ms: number;
+  status: string;
+  status_message: string | null;
+  lifecycle_stage: string;
+  model_type: string | null;
+  source_run_id: string | null;
+}
+
+export interface LoggedModelKeyValueTable {
+  model_id: string;
+  key: string;
+  value: string;
+}
+
+export interface LoggedModelMetricsTable {
+  model_id: string;
+  key: string;
+  /** 0 when is_nan is 1. */
+  value: number;
+  is_nan: number;
+  timestamp: number;
+  step: number;
+  run_id: string;
+  /** '' when the metric names no dataset. */
+  dataset_name: string;
+  dataset_digest: string;
+}
+
+/** A run's link to a logged model: an input (runs/log-inputs `models`) or an output (runs/outputs). */
+export interface RunModelLinksTable {
+  run_uuid: string;
+  model_id: string;
+  direction: "input" | "output";
+  step: number;
+  /** Order of first logging. */
+  seq: number;
+}
+
 export interface Database {
   experiments: ExperimentsTable;
   experiment_tags: ExperimentTagsTable;
@@ -266,4 +313,9 @@ export interface Database {
   monitor_points: MonitorPointsTable;
   monitor_events: MonitorEventsTable;
   monitor_references: MonitorReferencesTable;
+  logged_models: LoggedModelsTable;
+  logged_model_tags: LoggedModelKeyValueTable;
+  logged_model_params: LoggedModelKeyValueTable;
+  logged_model_metrics: LoggedModelMetricsTable;
+  run_model_links: RunModelLinksTable;
 }

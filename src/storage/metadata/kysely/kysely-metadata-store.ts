@@ -24,6 +24,7 @@ import { ExperimentQueries } from "./experiments.js";
 import { FeatureRegistryQueries } from "./features.js";
 import { GovernanceQueries } from "./governance.js";
 import { LineageQueries } from "./lineage.js";
+import { LoggedModelQueries } from "./logged-models.js";
 import { MonitoringQueries } from "./monitoring.js";
 import { RegistryQueries } from "./registry.js";
 import { RunQueries } from "./runs.js";
@@ -40,6 +41,7 @@ export class KyselyMetadataStore implements MetadataStore {
   readonly lineage: LineageQueries;
   readonly features: FeatureRegistryQueries;
   readonly monitoring: MonitoringQueries;
+  readonly loggedModels: LoggedModelQueries;
 
   private constructor(
     readonly db: Kysely<Database>,
@@ -52,6 +54,7 @@ export class KyselyMetadataStore implements MetadataStore {
     this.lineage = new LineageQueries(db);
     this.features = new FeatureRegistryQueries(db);
     this.monitoring = new MonitoringQueries(db);
+    this.loggedModels = new LoggedModelQueries(db);
   }
 
   /** Wraps an open Kysely instance and brings its schema up to date. */

@@ -94,6 +94,7 @@ export class RegistryQueries implements RegistryStore {
         statusMessage: r.status_message,
         tags: (tagsOf.get(key) ?? []).map(kv),
         aliases: (aliasesOf.get(key) ?? []).map((a) => a.alias),
+        loggedModelId: r.logged_model_id ?? null,
       };
     });
   }
@@ -252,6 +253,7 @@ export class RegistryQueries implements RegistryStore {
           run_link: input.runLink,
           status: input.status,
           status_message: input.statusMessage,
+          logged_model_id: input.loggedModelId ?? null,
         })
         .execute();
       const tags = [...new Map(input.tags.map((t) => [t.key, t])).values()];

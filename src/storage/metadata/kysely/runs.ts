@@ -115,12 +115,14 @@ export class RunQueries {
   private async hydrate(rows: RunsTable[]): Promise<Run[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.run_uuid);
-    const [metrics, params, tags, inputs] = await Promise.all([
+    const [metrics, params, tags, inputs, links] = await Promise.all([
       this.db.selectFrom("latest_metrics").selectAll().where("run_uuid", "in", ids).orderBy("key").execute(),
       this.db.selectFrom("params").selectAll().where("run_uuid", "in", ids).orderBy("key").execute(),
       this.db.selectFrom("tags").selectAll().where("run_uuid", "in", ids).orderBy("key").execute(),
       this.inputs.forRuns(ids),
+      this.db.selectFrom("run_model_links").selectAll().where("run_uuid", "in", ids).orderBy("seq").execute(),
     ]);
+    const l = groupBy(links, (r) => r.run_uuid);
     const m = groupBy(metrics, (r) => r.run_uuid);
     const p = groupBy(params, (r) => r.run_uuid);
     const t = groupBy(tags, (r) => r.run_uuid);
@@ -130,6 +132,8 @@ export class RunQueries {
       params: (p.get(row.run_uuid) ?? []).map(({ key, value }) => ({ key, value })),
       tags: (t.get(row.run_uuid) ?? []).map(({ key, value }) => ({ key, value })),
       inputs: inputs.get(row.run_uuid) ?? [],
+      modelInputs: (l.get(row.run_uuid) ?? []).filter((x) => x.direction === "input").map((x) => x.model_id),
+      modelOutputs: (l.get(row.run_uuid) ?? []).filter((x) => x.direction === "output").map((x) => ({ modelId: x.model_id, step: Number(x.step) })),
     }));
   }
 

@@ -7,6 +7,7 @@ import { migration0004 } from "./0004-model-revision.js";
 import { migration0005 } from "./0005-features.js";
 import { migration0006 } from "./0006-monitoring.js";
 import { migration0007 } from "./0007-run-inputs.js";
+import { migration0008 } from "./0008-logged-models.js";
 
 export function migrationProvider(backend: "sqlite" | "postgresql"): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -17,6 +18,7 @@ export function migrationProvider(backend: "sqlite" | "postgresql"): MigrationPr
     "0005-features": migration0005(backend),
     "0006-monitoring": migration0006(backend),
     "0007-run-inputs": migration0007(backend),
+    "0008-logged-models": migration0008(),
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
