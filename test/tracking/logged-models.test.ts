@@ -116,6 +116,10 @@ for (const backend of metadataBackends) {
         { key: "accuracy", value: 0.97, timestamp: 1000, step: 0, dataset_name: "iris_eval", dataset_digest: "d1", model_id: modelId, run_id: runId },
       ]);
 
+      // mlflow.register_model("runs:/<run_id>/iris") finds the model this way.
+      const byRun = await post("logged-models/search", { experiment_ids: [exp.id], filter: `source_run_id='${runId}' AND name='iris'` });
+      expect(byRun.json.models.map((m: { info: { model_id: string } }) => m.info.model_id)).toEqual([modelId]);
+
       // 5. registered_model_name: the version is made from models:/<model_id>, with model_id.
       expect((await post("registered-models/create", { name: `iris-${seq}` })).status).toBe(200);
       const mv = await post("model-versions/create", { name: `iris-${seq}`, source: `models:/${modelId}`, model_id: modelId });
