@@ -277,10 +277,9 @@ export class LoggedModelService {
     const offset = decodePageToken(input.pageToken, query);
 
     const all = await this.store.loggedModels.list(input.experimentIds, "active");
+    // Datasets narrow the metrics that filters compare (as MLflow's `datasets` does), not the models.
     const datasets = input.datasets;
-    // A search that names datasets only finds models with a metric on one of them.
-    const withData = datasets === undefined || datasets.length === 0 ? all : all.filter((m) => m.metrics.some((x) => inDataset(x, datasets)));
-    const found = withData.filter((m) => filter.every((c) => compare(this.valueOf(m, c.type, c.key, datasets), c)));
+    const found = all.filter((m) => filter.every((c) => compare(this.valueOf(m, c.type, c.key, datasets), c)));
     found.sort((a, b) => {
       for (const o of orderBy) {
         const x = o.value(a);

@@ -201,7 +201,8 @@ for (const backend of metadataBackends) {
       // A metric compares its latest point among the datasets asked for.
       expect(names(await search({ filter: "metrics.auc >= 0.8", datasets: [{ dataset_name: "eval" }] }))).toEqual(["model_4", "model_3"]);
       expect(names(await search({ filter: "metrics.auc >= 0.8", datasets: [{ dataset_name: "test", dataset_digest: "t1" }] }))).toEqual(["model_1", "model_0"]);
-      expect(names(await search({ datasets: [{ dataset_name: "nothing" }] }))).toEqual([]);
+      expect(names(await search({ filter: "metrics.auc > 0", datasets: [{ dataset_name: "nothing" }] }))).toEqual([]);
+      expect(names(await search({ datasets: [{ dataset_name: "nothing" }] }))).toHaveLength(5);
       expect(
         names(await search({ order_by: [{ field_name: "metrics.auc", ascending: false, dataset_name: "test" }], max_results: 3 })),
       ).toEqual(["model_0", "model_1", "model_2"]);
