@@ -46,6 +46,16 @@ const ATTRIBUTES: Record<string, keyof LoggedModel> = {
   last_updated_time: "lastUpdatedTimestamp",
 };
 const NUMERIC = new Set<keyof LoggedModel>(["creationTimestamp", "lastUpdatedTimestamp"]);
+/** The store's name for each attribute. */
+const COLUMN_NAMES: Partial<Record<keyof LoggedModel, string>> = {
+  name: "name",
+  modelId: "model_id",
+  modelType: "model_type",
+  status: "status",
+  sourceRunId: "source_run_id",
+  creationTimestamp: "creation_timestamp",
+  lastUpdatedTimestamp: "last_updated_timestamp",
+};
 
 export interface CreateLoggedModelInput {
   experimentId: string;
@@ -276,7 +286,10 @@ export class LoggedModelService {
     const query = { e: input.experimentIds, f: input.filter ?? "", d: input.datasets ?? [], o: input.orderBy ?? [] };
     const offset = decodePageToken(input.pageToken, query);
 
-    const all = await this.store.loggedModels.list(input.experimentIds, "active");
+    // Comparisons on the model's own columns narrow the rows in the database; every comparison is
+    // then checked here, so LIKE keeps one meaning whatever the database's collation.
+    const columns = filter.filter((c) => c.type === "attribute").map((c) => ({ ...c, key: COLUMN_NAMES[attributeOf(c.key, "filter attribute")] as string }));
+    const all = await this.store.loggedModels.list(input.experimentIds, "active", columns);
     // Datasets narrow the metrics that filters compare (as MLflow's `datasets` does), not the models.
     const datasets = input.datasets;
     const found = all.filter((m) => filter.every((c) => compare(this.valueOf(m, c.type, c.key, datasets), c)));

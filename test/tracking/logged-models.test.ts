@@ -198,6 +198,12 @@ for (const backend of metadataBackends) {
       expect(names(await search({}))).toEqual(["model_4", "model_3", "model_2", "model_1", "model_0"]);
       expect(names(await search({ filter: "params.alpha = '1' AND tags.team = 'red'" }))).toEqual(["model_1"]);
       expect(names(await search({ filter: "name LIKE 'model_%' AND status = 'LOGGED_MODEL_READY'" }))).toEqual(["model_4"]);
+      // Attribute comparisons run in the database: the model's own columns, numbers as numbers.
+      expect(names(await search({ filter: `model_id = '${ids[2]}'` }))).toEqual(["model_2"]);
+      expect(names(await search({ filter: "creation_timestamp > 0 AND last_updated_time >= 1" }))).toHaveLength(5);
+      expect(names(await search({ filter: "last_updated_timestamp < 0" }))).toEqual([]);
+      expect(names(await search({ filter: "name ILIKE 'MODEL_1'" }))).toEqual(["model_1"]);
+      expect(names(await search({ filter: "name LIKE 'MODEL_1'" }))).toEqual([]);
       // A metric compares its latest point among the datasets asked for.
       expect(names(await search({ filter: "metrics.auc >= 0.8", datasets: [{ dataset_name: "eval" }] }))).toEqual(["model_4", "model_3"]);
       expect(names(await search({ filter: "metrics.auc >= 0.8", datasets: [{ dataset_name: "test", dataset_digest: "t1" }] }))).toEqual(["model_1", "model_0"]);

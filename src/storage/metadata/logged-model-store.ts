@@ -3,6 +3,7 @@
  * own artifact location and status), their tags, params and the metrics logged against them.
  */
 import type { Tag } from "./common.js";
+import type { Comparison } from "./search-types.js";
 
 type LifecycleStage = "active" | "deleted";
 type Param = Tag;
@@ -74,6 +75,10 @@ export interface LoggedModelStore {
   logMetrics(points: (LoggedModelMetric & { modelId: string })[]): Promise<void>;
   /** Links a run to models as inputs or outputs; a link that exists already is left as it is. */
   linkRun(runId: string, links: RunModelLink[]): Promise<void>;
-  /** Every model of the experiments in the given stage, newest first. */
-  list(experimentIds: readonly string[], stage: LifecycleStage): Promise<LoggedModel[]>;
+  /**
+   * Every model of the experiments in the given stage, newest first, that passes `where`:
+   * comparisons on the model's own columns (`name`, `model_id`, `model_type`, `status`,
+   * `source_run_id`, `creation_timestamp`, `last_updated_timestamp`), evaluated by the database.
+   */
+  list(experimentIds: readonly string[], stage: LifecycleStage, where?: readonly Comparison[]): Promise<LoggedModel[]>;
 }

@@ -1,10 +1,23 @@
 /** Logged models (MLflow 3's LoggedModel), one Kysely code path for SQLite and PostgreSQL. */
-import type { Kysely, Transaction } from "kysely";
+import { sql, type Kysely, type Transaction } from "kysely";
 import { FlywheelError } from "../../../core/errors.js";
 import type { LoggedModel, LoggedModelMetric, LoggedModelStatus, LoggedModelStore, NewLoggedModel, RunModelLink } from "../logged-model-store.js";
 import type { LifecycleStage, Param, Tag } from "../metadata-store.js";
 import type { Database, LoggedModelsTable } from "../schema.js";
+import type { Comparison } from "../search-types.js";
 import { groupBy } from "./rows.js";
+import { compareSql } from "./search-sql.js";
+
+/** The columns a search can compare in the database, by attribute name. */
+const COLUMNS: Record<string, keyof LoggedModelsTable> = {
+  name: "name",
+  model_id: "model_id",
+  model_type: "model_type",
+  status: "status",
+  source_run_id: "source_run_id",
+  creation_timestamp: "creation_timestamp_ms",
+  last_updated_timestamp: "last_updated_timestamp_ms",
+};
 
 /** Rows per multi-row INSERT: 10 columns x 100 stays under every driver's parameter limit. */
 const CHUNK = 100;
@@ -122,16 +135,20 @@ export class LoggedModelQueries implements LoggedModelStore {
     });
   }
 
-  async list(experimentIds: readonly string[], stage: LifecycleStage): Promise<LoggedModel[]> {
+  async list(experimentIds: readonly string[], stage: LifecycleStage, where: readonly Comparison[] = []): Promise<LoggedModel[]> {
     if (experimentIds.length === 0) return [];
-    const rows = await this.db
+    let query = this.db
       .selectFrom("logged_models")
       .selectAll()
       .where("experiment_id", "in", experimentIds.map(Number))
-      .where("lifecycle_stage", "=", stage)
-      .orderBy("creation_timestamp_ms", "desc")
-      .orderBy("model_id")
-      .execute();
+      .where("lifecycle_stage", "=", stage);
+    for (const c of where) {
+      const column = COLUMNS[c.key];
+      if (column === undefined) throw new FlywheelError("FW_SEARCH_INVALID_FILTER", `Invalid filter attribute '${c.key}' for logged models`);
+      const cond = compareSql(sql.ref(column), c);
+      query = query.where(() => cond.$castTo<boolean>());
+    }
+    const rows = await query.orderBy("creation_timestamp_ms", "desc").orderBy("model_id").execute();
     return this.withDetails(rows);
   }
 
