@@ -30,7 +30,8 @@ export function newLoggedModelId(): string {
 const BAD_NAME_CHARS = ["/", ":", ".", "%", '"', "'"];
 const NAME_LENGTH = 500;
 const PARAMS_PER_REQUEST = 100;
-const TAGS_PER_REQUEST = 100;
+/** MLflow sets no limit; this keeps one request within what a batch may hold. */
+const TAGS_PER_REQUEST = 1000;
 const DEFAULT_SEARCH_MAX = 50;
 
 /** The attributes a search can filter and sort on, with their aliases. */
