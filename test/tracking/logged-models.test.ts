@@ -271,6 +271,11 @@ for (const backend of metadataBackends) {
         { key: "depth", value: "3" },
         { key: "lr", value: "0.1" },
       ]);
+      // Metric points: a retried identical point is stored once, another value at the same step is kept.
+      const runId = await newRun(exp.id);
+      for (const value of [0.5, 0.5, 0.7]) await post("runs/log-metric", { run_id: runId, key: "loss", value, timestamp: 5, step: 1, model_id: id });
+      const points = (await get(`logged-models/${id}`)).json.model.data.metrics.map((x: { value: number }) => x.value);
+      expect(points.sort()).toEqual([0.5, 0.7]);
       // A generated name when none is given.
       expect(m.info.name).toMatch(/^[a-z]+-[a-z]+-\d+$/);
     });

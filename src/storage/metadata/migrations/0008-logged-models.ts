@@ -47,7 +47,8 @@ export const migration0008 = (): Migration => ({
       // '' when the metric names no dataset, so the key below can hold it.
       .addColumn("dataset_name", "varchar(500)", (c) => c.notNull())
       .addColumn("dataset_digest", "varchar(36)", (c) => c.notNull())
-      .addPrimaryKeyConstraint("logged_model_metrics_pk", ["model_id", "key", "timestamp", "step", "run_id", "dataset_name", "dataset_digest"])
+      // As for a run's metrics, a retried identical point is stored once and a different value at the same step is kept.
+      .addPrimaryKeyConstraint("logged_model_metrics_pk", ["model_id", "key", "timestamp", "step", "run_id", "dataset_name", "dataset_digest", "value", "is_nan"])
       .execute();
     await db.schema
       .createTable("run_model_links")
