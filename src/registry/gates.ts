@@ -4,6 +4,7 @@
  */
 import type { Run } from "../storage/metadata/metadata-store.js";
 import { DATASET_CONTEXT_TAG, type Comparison } from "../storage/metadata/search-types.js";
+import { compareValue as compare } from "../tracking/compare-value.js";
 import { parseFilter } from "../tracking/search-grammar.js";
 
 export interface GateResult {
@@ -16,39 +17,6 @@ export interface GateResult {
 /** Parses every gate now, so a policy with a gate that can never be evaluated is refused. */
 export function parseGates(gates: string[]): Comparison[][] {
   return gates.map((g) => parseFilter(g, "run"));
-}
-
-function likeToRegExp(pattern: string, insensitive: boolean): RegExp {
-  const body = pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/%/g, ".*").replace(/_/g, ".");
-  return new RegExp(`^${body}$`, insensitive ? "is" : "s");
-}
-
-function compare(actual: string | number, c: Comparison): boolean {
-  const v = c.value;
-  switch (c.comparator) {
-    case "=":
-      return actual === v;
-    case "!=":
-      return actual !== v;
-    case ">":
-      return typeof v === "number" && (actual as number) > v;
-    case ">=":
-      return typeof v === "number" && (actual as number) >= v;
-    case "<":
-      return typeof v === "number" && (actual as number) < v;
-    case "<=":
-      return typeof v === "number" && (actual as number) <= v;
-    case "LIKE":
-    case "ILIKE":
-      return typeof v === "string" && likeToRegExp(v, c.comparator === "ILIKE").test(String(actual));
-    case "IN":
-      return Array.isArray(v) && v.includes(String(actual));
-    case "NOT IN":
-      return Array.isArray(v) && !v.includes(String(actual));
-    case "IS NULL":
-    case "IS NOT NULL":
-      return false;
-  }
 }
 
 const ATTRIBUTES: Record<string, (r: Run) => string | number | null> = {

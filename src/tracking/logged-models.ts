@@ -13,6 +13,7 @@ import { joinKey, safeRelativePath } from "../storage/artifacts/safe-path.js";
 import { LOGGED_MODEL_STATUSES, type LoggedModel, type LoggedModelMetric, type LoggedModelStatus } from "../storage/metadata/logged-model-store.js";
 import type { MetadataStore, Metric, Param, RunInfo, Tag } from "../storage/metadata/metadata-store.js";
 import type { Comparison } from "../storage/metadata/search-types.js";
+import { compareValue } from "./compare-value.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { randomRunName } from "./run-names.js";
 import { parseFilter } from "./search-grammar.js";
@@ -105,40 +106,6 @@ function metricValue(model: LoggedModel, key: string, datasets: readonly Dataset
     if (best === undefined || m.step > best.step || (m.step === best.step && m.timestamp >= best.timestamp)) best = m;
   }
   return best?.value;
-}
-
-function likeRegex(pattern: string, caseInsensitive: boolean): RegExp {
-  const body = pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/%/g, ".*").replace(/_/g, ".");
-  return new RegExp(`^${body}$`, caseInsensitive ? "si" : "s");
-}
-
-function compare(actual: string | number | null | undefined, c: Comparison): boolean {
-  if (c.comparator === "IS NULL") return actual === null || actual === undefined;
-  if (c.comparator === "IS NOT NULL") return actual !== null && actual !== undefined;
-  if (actual === null || actual === undefined) return false;
-  const v = c.value;
-  switch (c.comparator) {
-    case "=":
-      return actual === v;
-    case "!=":
-      return actual !== v;
-    case ">":
-      return typeof v === "number" && (actual as number) > v;
-    case ">=":
-      return typeof v === "number" && (actual as number) >= v;
-    case "<":
-      return typeof v === "number" && (actual as number) < v;
-    case "<=":
-      return typeof v === "number" && (actual as number) <= v;
-    case "LIKE":
-      return typeof v === "string" && likeRegex(v, false).test(String(actual));
-    case "ILIKE":
-      return typeof v === "string" && likeRegex(v, true).test(String(actual));
-    case "IN":
-      return Array.isArray(v) && v.includes(String(actual));
-    case "NOT IN":
-      return Array.isArray(v) && !v.includes(String(actual));
-  }
 }
 
 function attributeOf(key: string, where: string): keyof LoggedModel {
@@ -293,7 +260,7 @@ export class LoggedModelService {
     const all = await this.store.loggedModels.list(input.experimentIds, "active", columns);
     // Datasets narrow the metrics that filters compare (as MLflow's `datasets` does), not the models.
     const datasets = input.datasets;
-    const found = all.filter((m) => filter.every((c) => compare(this.valueOf(m, c.type, c.key, datasets), c)));
+    const found = all.filter((m) => filter.every((c) => compareValue(this.valueOf(m, c.type, c.key, datasets), c)));
     found.sort((a, b) => {
       for (const o of orderBy) {
         const x = o.value(a);

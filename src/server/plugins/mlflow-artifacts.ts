@@ -3,7 +3,7 @@
  * streamed upload, delete and listing. The path is taken from the raw URL and checked by
  * safeRelativePath, so no router decoding can smuggle a traversal past the check.
  */
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { ArtifactStore } from "../../storage/artifacts/artifact-store.js";
 import { safeRelativePath } from "../../storage/artifacts/safe-path.js";
@@ -41,6 +41,18 @@ function rawPathOf(req: FastifyRequest, prefix: string): string {
   return at === -1 ? "" : path.slice(at + prefix.length);
 }
 
+/** Streams one stored artifact as a download: never rendered by a browser, whatever it holds. */
+export async function sendArtifact(reply: FastifyReply, artifacts: ArtifactStore, key: string): Promise<FastifyReply> {
+  const { stream, size } = await artifacts.get(key);
+  const name = key.split("/").at(-1) ?? "artifact";
+  return reply
+    .header("content-type", contentTypeOf(key))
+    .header("content-length", size)
+    .header("x-content-type-options", "nosniff")
+    .header("content-disposition", `attachment; filename="${name.replace(/["\\\r\n]/g, "_")}"`)
+    .send(stream);
+}
+
 export function mlflowArtifactsPlugin(artifacts: ArtifactStore, registry?: ApiRegistry) {
   return async (app: FastifyInstance): Promise<void> => {
     const marker = "/mlflow-artifacts/artifacts/";
@@ -57,17 +69,7 @@ export function mlflowArtifactsPlugin(artifacts: ArtifactStore, registry?: ApiRe
       return { files: entries.map((e) => fileInfoJson({ ...e, path: e.path.slice(strip) })) };
     });
 
-    app.get("/artifacts/*", async (req, reply) => {
-      const key = safeRelativePath(rawPathOf(req, marker));
-      const { stream, size } = await artifacts.get(key);
-      const name = key.split("/").at(-1) ?? "artifact";
-      return reply
-        .header("content-type", contentTypeOf(key))
-        .header("content-length", size)
-        .header("x-content-type-options", "nosniff")
-        .header("content-disposition", `attachment; filename="${name.replace(/["\\\r\n]/g, "_")}"`)
-        .send(stream);
-    });
+    app.get("/artifacts/*", async (req, reply) => sendArtifact(reply, artifacts, safeRelativePath(rawPathOf(req, marker))));
 
     app.put("/artifacts/*", async (req) => {
       const key = safeRelativePath(rawPathOf(req, marker));

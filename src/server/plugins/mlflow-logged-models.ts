@@ -11,6 +11,7 @@ import type { LoggedModelService } from "../../tracking/logged-models.js";
 import { int64, keyValue, repeated, str } from "../mlflow/fields.js";
 import { fileInfoJson, loggedModelJson } from "../mlflow/wire.js";
 import { route, type ApiRegistry } from "../route.js";
+import { sendArtifact } from "./mlflow-artifacts.js";
 
 const status = z.enum(LOGGED_MODEL_STATUSES as unknown as [LoggedModelStatus, ...LoggedModelStatus[]]);
 const modelId = { model_id: z.string().min(1) };
@@ -168,17 +169,7 @@ export function mlflowLoggedModelsPlugin(models: LoggedModelService, artifacts: 
         tag,
         input: z.object({ ...modelId, artifact_file_path: z.string().min(1) }),
       },
-      async ({ input, reply }) => {
-        const key = await models.artifactKey(input.model_id, input.artifact_file_path);
-        const { stream, size } = await artifacts.get(key);
-        const name = key.split("/").at(-1) ?? "artifact";
-        return reply
-          .header("content-type", "application/octet-stream")
-          .header("content-length", size)
-          .header("x-content-type-options", "nosniff")
-          .header("content-disposition", `attachment; filename="${name.replace(/["\\\r\n]/g, "_")}"`)
-          .send(stream);
-      },
+      async ({ input, reply }) => sendArtifact(reply, artifacts, await models.artifactKey(input.model_id, input.artifact_file_path)),
     );
   };
 }
