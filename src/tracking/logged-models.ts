@@ -248,7 +248,6 @@ export class LoggedModelService {
     if (input.experimentIds.length === 0) throw invalidField("experiment_ids", "missing value for required parameter");
     validateMaxResults(input.maxResults);
     const filter = parseFilter(input.filter, "logged_model");
-    for (const c of filter) if (c.type === "attribute") attributeOf(c.key, "filter attribute");
     const orderBy = (input.orderBy ?? []).map((o) => this.orderOf(o));
     const max = input.maxResults ?? DEFAULT_SEARCH_MAX;
     const query = { e: input.experimentIds, f: input.filter ?? "", d: input.datasets ?? [], o: input.orderBy ?? [] };
