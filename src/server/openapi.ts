@@ -23,10 +23,13 @@ function operation(r: RouteDoc): JsonSchema {
       "4XX": { description: "Bad input or missing resource", content: { "application/json": { schema: { $ref: `#/components/schemas/${errorSchemaOf(r.path)}` } } } },
     },
   };
-  const params: JsonSchema[] = [];
-  if (r.path.includes("{path}")) params.push({ name: "path", in: "path", required: true, schema: { type: "string" } });
+  // Path parameters (`{name}`; `{path}` is a wildcard's rest of the path) are declared as such and
+  // left out of the query parameters and the body, though the route's input schema holds them too.
+  const inPath = [...r.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1] as string);
+  const params: JsonSchema[] = inPath.map((name) => ({ name, in: "path", required: true, schema: { type: "string" } }));
+  const fromPath = new Set([...inPath, ...(inPath.includes("path") ? ["*"] : [])]);
   if (r.input !== undefined) {
-    const s = schemaOf(r.input);
+    const s = withoutProperties(schemaOf(r.input), fromPath);
     if (r.method === "GET" || r.method === "DELETE") {
       const props = (s.properties ?? {}) as Record<string, JsonSchema>;
       const required = new Set((s.required ?? []) as string[]);
@@ -38,6 +41,15 @@ function operation(r: RouteDoc): JsonSchema {
   if (r.rawBody === true) op.requestBody = { required: true, content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } };
   if (params.length > 0) op.parameters = params;
   return op;
+}
+
+/** An object schema without the given properties. */
+function withoutProperties(s: JsonSchema, names: ReadonlySet<string>): JsonSchema {
+  if (names.size === 0 || s.properties === undefined) return s;
+  const properties = Object.fromEntries(Object.entries(s.properties as Record<string, JsonSchema>).filter(([k]) => !names.has(k)));
+  const required = ((s.required ?? []) as string[]).filter((k) => !names.has(k));
+  const { required: _omitted, ...rest } = s;
+  return { ...rest, properties, ...(required.length > 0 ? { required } : {}) };
 }
 
 export function buildOpenApi(registry: ApiRegistry, version: string): JsonSchema {

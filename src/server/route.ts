@@ -107,7 +107,7 @@ export function route<I>(
     });
     registry?.add({
       method,
-      path: `${app.prefix}${spec.url}`.replace(/:([A-Za-z_]+)/g, "{$1}"),
+      path: `${app.prefix}${spec.url}`.replace(/:([A-Za-z_]+)/g, "{$1}").replace(/\/\*$/, "/{path}"),
       summary: spec.summary,
       tag: spec.tag,
       ...(spec.input !== undefined ? { input: spec.input } : {}),

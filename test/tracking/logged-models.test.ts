@@ -147,6 +147,22 @@ for (const backend of metadataBackends) {
       expect((await get(`model-versions/get-download-uri?name=iris-${seq}&version=1`)).json.artifact_uri).toBe(info.artifact_uri);
     });
 
+    test("the OpenAPI document declares the path parameters as path parameters", async () => {
+      const doc = (await s.call("GET", "/api/openapi.json")).json;
+      const one = doc.paths[`${API}/logged-models/{model_id}`];
+      expect(one.get.parameters).toEqual([
+        { name: "model_id", in: "path", required: true, schema: { type: "string" } },
+        expect.objectContaining({ name: "allow_deleted", in: "query", required: false }),
+      ]);
+      expect(one.patch.parameters).toEqual([{ name: "model_id", in: "path", required: true, schema: { type: "string" } }]);
+      expect(one.patch.requestBody.content["application/json"].schema.properties).not.toHaveProperty("model_id");
+      expect(one.patch.requestBody.content["application/json"].schema.required).toEqual(["status"]);
+      const tag = doc.paths[`${API}/logged-models/{model_id}/tags/{path}`];
+      expect(tag.delete.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`)).toEqual(["path:model_id", "path:path"]);
+      // Flywheel's own routes with path parameters too.
+      expect(doc.paths["/api/v1/models/{name}/policy"].get.parameters).toEqual([{ name: "name", in: "path", required: true, schema: { type: "string" } }]);
+    });
+
     test("runs/log-inputs takes models; runs/get lists them as model_inputs", async () => {
       const exp = await newExperiment();
       const producer = await newModel(exp.id, { name: "base" });
