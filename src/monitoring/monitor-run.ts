@@ -59,7 +59,7 @@ export interface ResolvedReference {
 
 export async function resolveReference(deps: RunDeps, spec: MonitorSpec): Promise<ResolvedReference> {
   const version = await resolveVersion(deps.registry, spec);
-  const { reference, built } = await loadOrBuildReference({ metadata: deps.metadata, artifacts: deps.artifacts, lineage: deps.lineage, now: deps.now }, spec, version);
+  const { reference, built } = await loadOrBuildReference({ metadata: deps.metadata, artifacts: deps.artifacts, lineage: deps.lineage, now: deps.now, packages: deps.registry }, spec, version);
   return { version, reference, built };
 }
 

@@ -40,20 +40,31 @@ export const driftCheckSchema = driftOptionsSchema.extend({
   failOn: z.enum(["dataset", "column"]).optional(),
 });
 
-export const referenceSchema = z.strictObject({
-  /** A Parquet or CSV file (path, file:// URI or mlflow-artifacts:/ URI); default: the version's training dataset. */
-  uri: z.string().min(1).max(4096).optional(),
-  /** The label column of the reference (left out of drift; with predictions it gives the performance baseline). */
-  target: z.string().min(1).optional(),
-  /** The reference's predicted-label (or value) column, compared with the log's `prediction`. */
-  prediction: z.string().min(1).optional(),
-  /** The reference's positive-class probability column (binary classifiers), for CBPE and score drift. */
-  probability: z.string().min(1).optional(),
-  positiveClass: z.union([z.string(), z.number(), z.boolean()]).optional(),
-  /** Reference columns that are not model inputs (ids, timestamps …). */
-  ignore: z.array(z.string()).optional(),
-  categoricalFeatures: z.array(z.string()).optional(),
-});
+export const referenceSchema = z
+  .strictObject({
+    /** A Parquet or CSV file (path, file:// URI or mlflow-artifacts:/ URI); default: the version's training dataset. */
+    uri: z.string().min(1).max(4096).optional(),
+    /** The label column of the reference (left out of drift; with predictions it gives the performance baseline). */
+    target: z.string().min(1).optional(),
+    /** The reference's predicted-label (or value) column, compared with the log's `prediction`. */
+    prediction: z.string().min(1).optional(),
+    /** The reference's positive-class probability column (binary classifiers), for CBPE and score drift. */
+    probability: z.string().min(1).optional(),
+    /**
+     * Score the reference with the monitored version itself (as `flywheel predict` does) for its
+     * predictions and, for a binary classifier, its positive-class probability: a training set
+     * has no model outputs, and the baseline and CBPE need them.
+     */
+    score: z.boolean().optional(),
+    positiveClass: z.union([z.string(), z.number(), z.boolean()]).optional(),
+    /** Reference columns that are not model inputs (ids, timestamps …). */
+    ignore: z.array(z.string()).optional(),
+    categoricalFeatures: z.array(z.string()).optional(),
+  })
+  .refine((r) => r.score !== true || (r.prediction === undefined && r.probability === undefined), {
+    message: "score computes the prediction and probability columns; do not name them as well",
+    path: ["score"],
+  });
 
 export const monitorSpecSchema = z.strictObject({
   name: z.string().regex(NAME, MONITOR_NAME_RULE),

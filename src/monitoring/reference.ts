@@ -28,6 +28,7 @@ import type { MetadataStore } from "../storage/metadata/metadata-store.js";
 import type { ModelVersion } from "../storage/metadata/registry-store.js";
 import { OfflineDb, quoteIdentifier, readFileSql } from "../storage/offline/duckdb.js";
 import { fitCbpe, type CbpeModel } from "./cbpe.js";
+import { scoreReference, type PackageLocator, type ScoredReference } from "./reference-scoring.js";
 import type { ColumnMapping } from "./column-mapping.js";
 import type { MonitorSpec } from "./monitor-spec.js";
 import { classificationMetrics, positiveClassOf, regressionMetrics, type Metrics } from "./performance.js";
@@ -269,6 +270,29 @@ export async function buildReference(spec: MonitorSpec, version: ModelVersion, p
   };
 }
 
+/** A reference scored by the version first (`reference.score`), then built from the scored file. */
+async function buildScoredReference(
+  deps: { artifacts: ArtifactStore; packages?: PackageLocator },
+  spec: MonitorSpec,
+  version: ModelVersion,
+  plan: ReferencePlan,
+  path: string,
+): Promise<MonitorReference> {
+  if (deps.packages === undefined) throw unavailable(`Monitor '${spec.name}' asks for reference.score, and this server cannot read model packages`);
+  let scored: ScoredReference;
+  try {
+    scored = await scoreReference({ artifacts: deps.artifacts, packages: deps.packages }, spec, version, path);
+  } catch (e) {
+    throw unavailable(`Reference ${plan.uri} cannot be scored by ${version.name} version ${version.version}: ${(e as Error).message}`, e);
+  }
+  try {
+    const built = await buildReference({ ...spec, reference: scored.reference }, version, plan, scored.path);
+    return { ...built, notes: [scored.note, ...built.notes] };
+  } finally {
+    await scored.cleanup();
+  }
+}
+
 /** Parses a stored document. */
 export function parseReference(text: string): MonitorReference {
   const doc = JSON.parse(text) as MonitorReference;
@@ -293,7 +317,7 @@ function remember(key: string, doc: MonitorReference): MonitorReference {
 
 /** The stored reference of a version for this monitor's settings, built (and stored) on first use. */
 export async function loadOrBuildReference(
-  deps: { metadata: MetadataStore; artifacts: ArtifactStore; lineage: LineageService; now: () => number },
+  deps: { metadata: MetadataStore; artifacts: ArtifactStore; lineage: LineageService; now: () => number; packages?: PackageLocator },
   spec: MonitorSpec,
   version: ModelVersion,
 ): Promise<{ reference: MonitorReference; built: boolean; artifactKey: string }> {
@@ -317,7 +341,7 @@ export async function loadOrBuildReference(
     }
     let reference: MonitorReference;
     try {
-      reference = await buildReference(spec, version, plan, file.path);
+      reference = spec.reference?.score === true ? await buildScoredReference(deps, spec, version, plan, file.path) : await buildReference(spec, version, plan, file.path);
     } catch (e) {
       if (isFlywheelError(e) && e.code === "FW_MONITOR_REFERENCE_UNAVAILABLE") throw e;
       throw unavailable(`Reference ${plan.uri} cannot be profiled: ${(e as Error).message}`, e);

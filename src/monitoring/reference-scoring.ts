@@ -1,0 +1,127 @@
+/**
+ * A reference scored by the monitored version (`reference.score`): a training set has the
+ * features and the target but no model outputs, and the performance baseline and CBPE need the
+ * model's predictions and probabilities on it. The reference is scored as `flywheel predict` scores
+ * a file (the package's feature list picks the columns), into a temporary Parquet file that has the
+ * reference's columns plus the prediction and, for a binary classifier, the positive-class
+ * probability. The monitor's reference settings are then completed with those column names and the
+ * positive class.
+ *
+ * When the package names its classes and the target holds class ids (0, 1, ... as numbers), the
+ * target is written as the class names, so it compares with the predictions (class names, as the
+ * server answers and the inference log records them) and with labels posted as class names.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MLMODEL_FILE, onnxFlavorOf, parseMlmodel } from "../models/mlmodel.js";
+import { openScoringModel, scoreFile } from "../serving/batch-scoring.js";
+import type { ArtifactStore } from "../storage/artifacts/artifact-store.js";
+import { joinKey, safeRelativePath } from "../storage/artifacts/safe-path.js";
+import type { ModelVersion } from "../storage/metadata/registry-store.js";
+import { OfflineDb, quoteIdentifier, quoteLiteral, readFileSql } from "../storage/offline/duckdb.js";
+import type { MonitorSpec } from "./monitor-spec.js";
+
+/** Where a version's package is (the registry). */
+export interface PackageLocator {
+  downloadUri(name: string, version: string): Promise<string>;
+}
+
+/** Added columns start with this; a clash with a column of the reference is refused with its name. */
+const PREFIX = "scored_";
+
+export interface ScoredReference {
+  /** The scored file (Parquet). */
+  path: string;
+  /** The monitor's reference settings with the scored prediction and probability columns. */
+  reference: NonNullable<MonitorSpec["reference"]>;
+  /** What scoring found, for the reference's notes. */
+  note: string;
+  cleanup(): Promise<void>;
+}
+
+async function readAll(store: ArtifactStore, key: string): Promise<Buffer> {
+  const { stream } = await store.get(key);
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks);
+}
+
+/** Scores the reference file at `path` with `version`; the caller builds the reference from the result. */
+export async function scoreReference(
+  deps: { artifacts: ArtifactStore; packages: PackageLocator },
+  spec: MonitorSpec,
+  version: ModelVersion,
+  path: string,
+): Promise<ScoredReference> {
+  // The registry answers mlflow-artifacts:/<key> for a version's package.
+  const key = safeRelativePath((await deps.packages.downloadUri(version.name, version.version)).replace(/^mlflow-artifacts:\/*/, ""));
+  const pkg = parseMlmodel((await readAll(deps.artifacts, joinKey(key, MLMODEL_FILE))).toString("utf8"));
+  const onnx = await readAll(deps.artifacts, joinKey(key, safeRelativePath(onnxFlavorOf(pkg).data)));
+  const model = await openScoringModel({ name: version.name, version: version.version, package: pkg, onnx });
+  const dir = await mkdtemp(join(tmpdir(), "flywheel-scored-reference-"));
+  const cleanup = () => rm(dir, { recursive: true, force: true });
+  try {
+    const scored = join(dir, "scored.parquet");
+    const columns = spec.columns === undefined ? {} : { columns: spec.columns };
+    const result = await scoreFile(model, { input: path, output: scored, prefix: PREFIX, ...columns });
+    const added = new Set(result.addedColumns);
+    // The first output with one column per row is the prediction; a two-column output, the probabilities.
+    const outputs = model.signature.outputs.map((o) => o.name);
+    const prediction = outputs.map((o) => PREFIX + o).find((c) => added.has(c));
+    const probabilities = outputs
+      .map((o) => result.addedColumns.filter((c) => c.startsWith(`${PREFIX}${o}_`)).map((c) => ({ column: c, cls: c.slice(`${PREFIX}${o}_`.length) })))
+      .find((cols) => cols.length === 2);
+    const ref = spec.reference ?? {};
+    const given = spec.checks.performance?.positiveClass ?? ref.positiveClass;
+    // As scikit-learn orders a binary classifier's classes: the second is the positive one.
+    const positive = given === undefined ? probabilities?.[1]?.cls : String(given);
+    const probability = probabilities?.find((p) => p.cls === positive)?.column;
+    const classNames = pkg.flywheel?.classNames;
+    const target = ref.target === undefined || classNames === undefined ? undefined : ref.target;
+    const path2 = target === undefined ? scored : await withClassNames(dir, scored, target, classNames ?? []);
+    const { score: _score, ...rest } = ref;
+    const reference = {
+      ...rest,
+      ...(prediction === undefined ? {} : { prediction }),
+      ...(probability === undefined ? {} : { probability }),
+      ...(probability === undefined || positive === undefined ? {} : { positiveClass: positive }),
+    };
+    const note =
+      `scored by ${version.name} version ${version.version} (${result.rows} rows): prediction ${prediction ?? "none"}` +
+      (probability === undefined ? "" : `, probability of class '${positive}'`) +
+      (path2 === scored ? "" : `, target class ids written as the package's class names`);
+    return { path: path2, reference, note, cleanup };
+  } catch (e) {
+    await cleanup();
+    throw e;
+  } finally {
+    await model.release();
+  }
+}
+
+/**
+ * The scored file with its target written as class names, when every target value is a class id
+ * (a whole number from 0 to the number of classes less one); else the scored file as it is.
+ */
+async function withClassNames(dir: string, scored: string, target: string, classNames: readonly string[]): Promise<string> {
+  const db = await OfflineDb.open({ threads: 1 });
+  try {
+    const source = readFileSql(scored, "parquet");
+    const t = quoteIdentifier(target);
+    const ids = classNames.map((_, i) => quoteLiteral(String(i))).join(", ");
+    const rows = await db.query(
+      `SELECT count(*) FILTER (WHERE ${t} IS NOT NULL AND CAST(${t} AS VARCHAR) NOT IN (${ids})) AS others, ` +
+        `count(*) FILTER (WHERE ${t} IS NOT NULL) AS known, typeof(any_value(${t})) AS type FROM ${source}`,
+    );
+    const first = rows[0] ?? {};
+    const numeric = typeof first.type === "string" && /INT|DOUBLE|FLOAT|DECIMAL|HUGEINT/.test(first.type);
+    if (!numeric || Number(first.others) !== 0 || Number(first.known) === 0) return scored;
+    const cases = classNames.map((name, i) => `WHEN ${quoteLiteral(String(i))} THEN ${quoteLiteral(name)}`).join(" ");
+    const out = join(dir, "scored-named.parquet");
+    await db.run(`COPY (SELECT * REPLACE (CASE CAST(${t} AS VARCHAR) ${cases} END AS ${t}) FROM ${source}) TO ${quoteLiteral(out)} (FORMAT parquet)`);
+    return out;
+  } finally {
+    db.close();
+  }
+}
