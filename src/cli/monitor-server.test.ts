@@ -45,6 +45,16 @@ alerts: {webhooks: [{url: "https://a.example.com"}], attempts: 2}
     });
   });
 
+  test("--score-reference asks the server to score the reference with the version", async () => {
+    expect(await definitionFrom("m", { model: "churn", window: "1h", target: "y", scoreReference: true, checks: ["performance", "cbpe"] })).toEqual({
+      name: "m",
+      model: "churn",
+      window: "1h",
+      reference: { target: "y", score: true },
+      checks: { performance: {}, cbpe: {} },
+    });
+  });
+
   test("an unreadable or malformed file is a usage error naming it", async () => {
     await expect(definitionFrom(undefined, { file: join(dir.path, "none.yaml") })).rejects.toThrow(/none\.yaml: cannot be read/);
     const bad = join(dir.path, "bad.json");

@@ -52,6 +52,7 @@ interface CreateFlags extends CommonFlags {
   target?: string;
   prediction?: string;
   probability?: string;
+  scoreReference?: boolean;
   webhook?: string[];
   pipeline?: string;
   driftFailOn?: "dataset" | "column";
@@ -91,6 +92,7 @@ export async function definitionFrom(name: string | undefined, flags: CreateFlag
   ] as const) {
     if (v !== undefined) ref[k] = v;
   }
+  if (flags.scoreReference === true) ref.score = true;
   if (Object.keys(ref).length > 0) def.reference = ref;
   if (flags.checks !== undefined || def.checks === undefined) {
     const existing = (def.checks as Record<string, unknown> | undefined) ?? {};
@@ -156,6 +158,7 @@ interface ReportFlags extends CommonFlags {
   target?: string;
   prediction?: string;
   probability?: string;
+  scoreReference?: boolean;
 }
 
 /** Adds the server-side monitor commands to `flywheel monitor`. */
@@ -174,6 +177,7 @@ export function registerMonitorServerCommands(monitor: Command): void {
       .option("--target <column>", "the reference's label column")
       .option("--prediction <column>", "the reference's predicted-label (or value) column")
       .option("--probability <column>", "the reference's positive-class probability column (binary classifiers)")
+      .option("--score-reference", "have the model version score the reference for its predictions and probabilities (a training set has none); instead of --prediction/--probability")
       .option("--webhook <url>", "POST alerts here (repeatable)", collect)
       .option("--pipeline <name>", "a pipeline to trigger when the monitor fires")
       .addOption(new Option("--drift-fail-on <what>", "fail the drift check on dataset drift (default) or on any drifted column").choices(["dataset", "column"])),
@@ -275,11 +279,12 @@ export function registerMonitorServerCommands(monitor: Command): void {
       .option("--target <column>", "the reference's label column")
       .option("--prediction <column>", "the reference's predicted-label column")
       .option("--probability <column>", "the reference's positive-class probability column")
+      .option("--score-reference", "have the model version score the reference for its predictions and probabilities")
       .option("--out <file>", "write the HTML report here"),
   ).action(
     runCli(async (flags: ReportFlags) => {
       if (flags.out === undefined && flags.json !== true) throw new UsageError("give --out <file.html> for the HTML report, --json for the JSON one, or both");
-      const reference: Record<string, string> = {};
+      const reference: Record<string, string | boolean> = {};
       for (const [k, v] of [
         ["uri", flags.reference],
         ["target", flags.target],
@@ -288,6 +293,7 @@ export function registerMonitorServerCommands(monitor: Command): void {
       ] as const) {
         if (v !== undefined) reference[k] = v;
       }
+      if (flags.scoreReference === true) reference.score = true;
       const body = {
         model: flags.model,
         window: flags.window,

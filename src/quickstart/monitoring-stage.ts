@@ -51,13 +51,14 @@ export async function monitoringStage(api: Api, input: MonitoringStageInput): Pr
   // A rerun replaces the monitor an earlier run created.
   const removed = await api("DELETE", `/api/v1/monitors/${monitorName}`);
   if (removed.status !== 200 && removed.status !== 404) throw new Error(`monitor delete failed: ${JSON.stringify(removed.json)}`);
-  const reference = { target: "target", ignore: ["patient_id", "event_timestamp"] };
+  // The training set has no model outputs: the version scores it, for the performance baseline and CBPE.
+  const reference = { target: "target", score: true, ignore: ["patient_id", "event_timestamp"] };
   const created = await api("POST", "/api/v1/monitors", {
     name: monitorName,
     model: `${model}@champion`,
     window: "1h",
     reference,
-    checks: { drift: {}, quality: {}, performance: { margin: 0.05 } },
+    checks: { drift: {}, quality: {}, performance: { margin: 0.05 }, cbpe: {} },
   });
   if (created.status !== 200) throw new Error(`monitor create failed: ${JSON.stringify(created.json)}`);
   // The window that holds this traffic: the current hour, up to its end.
@@ -96,7 +97,11 @@ function printRun(run: unknown, shifted: Set<string>): void {
   for (const [name, check] of Object.entries(w.checks)) {
     if (check !== undefined) console.log(`    ${name}: ${check.status} - ${check.summary}`);
   }
-  const drifted = w.checks.drift?.drifted ?? [];
+  // The reference's scored prediction and probability (reference.score) are drift columns too.
+  const outputs = (w.checks.drift?.drifted ?? []).filter((c) => c.startsWith("scored_"));
+  const drifted = (w.checks.drift?.drifted ?? []).filter((c) => !c.startsWith("scored_"));
   const expected = drifted.filter((c) => shifted.has(c)).length;
-  console.log(`    drifted columns: ${expected} of the ${shifted.size} scaled ones, ${drifted.length - expected} others`);
+  console.log(
+    `    drifted columns: ${expected} of the ${shifted.size} scaled ones, ${drifted.length - expected} others; model outputs drifted: ${outputs.length === 0 ? "none" : outputs.join(", ")}`,
+  );
 }
