@@ -63,8 +63,8 @@ export async function scoreReference(
   const cleanup = () => rm(dir, { recursive: true, force: true });
   try {
     const scored = join(dir, "scored.parquet");
-    const columns = spec.columns === undefined ? {} : { columns: spec.columns };
-    const result = await scoreFile(model, { input: path, output: scored, prefix: PREFIX, ...columns });
+    // The package's feature list picks the model's columns (the monitor's `columns` only narrow drift).
+    const result = await scoreFile(model, { input: path, output: scored, prefix: PREFIX });
     const added = new Set(result.addedColumns);
     // The first output with one column per row is the prediction; a two-column output, the probabilities.
     const outputs = model.signature.outputs.map((o) => o.name);
@@ -78,8 +78,9 @@ export async function scoreReference(
     const positive = given === undefined ? probabilities?.[1]?.cls : String(given);
     const probability = probabilities?.find((p) => p.cls === positive)?.column;
     const classNames = pkg.flywheel?.classNames;
-    const target = ref.target === undefined || classNames === undefined ? undefined : ref.target;
-    const path2 = target === undefined ? scored : await withClassNames(dir, scored, target, classNames ?? []);
+    // Class names that are the ids themselves ("0", "1") need no rewriting.
+    const renames = classNames !== undefined && classNames.some((c, i) => c !== String(i));
+    const named = ref.target === undefined || !renames ? scored : await withClassNames(dir, scored, ref.target, classNames);
     const { score: _score, ...rest } = ref;
     const reference = {
       ...rest,
@@ -90,8 +91,8 @@ export async function scoreReference(
     const note =
       `scored by ${version.name} version ${version.version} (${result.rows} rows): prediction ${prediction ?? "none"}` +
       (probability === undefined ? "" : `, probability of class '${positive}'`) +
-      (path2 === scored ? "" : `, target class ids written as the package's class names`);
-    return { path: path2, reference, note, cleanup };
+      (named === scored ? "" : `, target class ids written as the package's class names`);
+    return { path: named, reference, note, cleanup };
   } catch (e) {
     await cleanup();
     throw e;
