@@ -14,7 +14,7 @@ import { exportLogisticRegression } from "../../src/onnx/export-logistic-regress
 import { inspectOnnx } from "../../src/onnx/inspect.js";
 import { metadataBackends, tempDir, titleOf } from "../helpers/backends.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { FEATURES, HOUR, T0, entry, rng, row, type Row } from "./fixtures.js";
+import { FEATURES, HOUR, T0, entry, registerChurn, rng, row, writeReference, type Row } from "./fixtures.js";
 
 const API = "/api/2.0/mlflow";
 const V1 = "/api/v1";
@@ -103,6 +103,16 @@ for (const backend of metadataBackends) {
       const drift = windows[0].checks.drift.report.columns.map((c: any) => `${c.column}:${c.role}`);
       expect(drift).toEqual(["f1:feature", "f2:feature", "f3:feature", "f4:feature", "scored_label:prediction", "scored_probabilities_churn:prediction"]);
       expect(windows.map((w: any) => w.checks.drift.status)).toEqual(["pass", "pass", "pass"]);
+    });
+
+    test("a reference the version cannot score is a recorded error run that says why", async () => {
+      // The iris package lists no features, and this reference has seven numeric columns for its four inputs.
+      await registerChurn(s, writeReference(dir.path, 50), "iris3");
+      expect((await s.call("POST", `${V1}/monitors`, { name: "iris-scored", model: "iris3@champion", window: "1h", reference: { target: "y", score: true }, checks: { drift: {} } })).status).toBe(200);
+      const run = (await s.call("POST", `${V1}/monitors/iris-scored/run`, {})).json.run;
+      expect(run.status).toBe("error");
+      expect(run.result.error.code).toBe("FW_MONITOR_REFERENCE_UNAVAILABLE");
+      expect(run.result.error.message).toMatch(/cannot be scored by iris3 version 1: the model's input 'float_input' takes 4 values per row, and the file has 7 numeric column/);
     });
 
     test("score with prediction or probability named too is refused, naming the field", async () => {
