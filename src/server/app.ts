@@ -18,6 +18,7 @@ import { TrackingService } from "../tracking/tracking-service.js";
 import type { FeatureStore } from "../features/feature-store.js";
 import { installErrorHandler } from "./error-handler.js";
 import { FastPaths, serverWithFastPaths } from "./fast-paths.js";
+import { refuseNul } from "./refuse-nul.js";
 import { buildOpenApi } from "./openapi.js";
 import { healthPlugin } from "./plugins/health.js";
 import { mlflowArtifactsPlugin } from "./plugins/mlflow-artifacts.js";
@@ -155,6 +156,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(
       async (scope) => {
         jsonAnyContentType(scope, bodyLimit);
+        refuseNul(scope);
         await scope.register(mlflowExperimentsPlugin(tracking, documented));
         await scope.register(mlflowRunsPlugin(tracking, loggedModels, documented));
         await scope.register(mlflowLoggedModelsPlugin(loggedModels, deps.artifacts, documented));
@@ -169,14 +171,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(
     async (scope) => {
       emptyJsonIsObject(scope);
-      await scope.register(modelsPlugin(registryService, registry));
-      await scope.register(governancePlugin(registryService, registry));
-      await scope.register(lineagePlugin(lineage, registry));
-      await scope.register(trafficPlugin(registryService, registry));
-      if (deps.features !== undefined) await scope.register(featureDefinitionsPlugin(deps.features, registry));
+      // The routes that store what they are sent in the metadata database.
+      await scope.register(async (stored) => {
+        refuseNul(stored);
+        await stored.register(modelsPlugin(registryService, registry));
+        await stored.register(governancePlugin(registryService, registry));
+        await stored.register(lineagePlugin(lineage, registry));
+        await stored.register(trafficPlugin(registryService, registry));
+        if (deps.features !== undefined) await stored.register(featureDefinitionsPlugin(deps.features, registry));
+        if (monitors !== undefined) await stored.register(monitorsPlugin(monitors, registry));
+      });
       await scope.register(predictPlugin({ features: deps.features, metrics }, registry));
       if (inferenceLog !== undefined) await scope.register(inferenceLogPlugin(inferenceLog, registry));
-      if (monitors !== undefined) await scope.register(monitorsPlugin(monitors, registry));
     },
     { prefix: "/api/v1" },
   );

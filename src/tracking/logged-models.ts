@@ -34,6 +34,9 @@ const PARAMS_PER_REQUEST = 100;
 /** MLflow sets no limit; this keeps one request within what a batch may hold. */
 const TAGS_PER_REQUEST = 1000;
 const DEFAULT_SEARCH_MAX = 50;
+/** MLflow's dataset limits, which the columns a model's metrics are stored in follow. */
+const DATASET_NAME_LENGTH = 500;
+const DATASET_DIGEST_LENGTH = 36;
 
 /** The attributes a search can filter and sort on, with their aliases. */
 const ATTRIBUTES: Record<string, keyof LoggedModel> = {
@@ -157,6 +160,8 @@ export class LoggedModelService {
 
   /** The model; a deleted one only with `allowDeleted`. */
   async get(modelId: string, allowDeleted = false): Promise<LoggedModel> {
+    // An id no model can have is not looked up (PostgreSQL refuses a NUL in a string).
+    if (modelId.length > 64 || modelId.includes("\u0000")) throw notFound(modelId.slice(0, 100));
     const model = await this.store.loggedModels.get(modelId);
     if (model === undefined || (model.lifecycleStage !== "active" && !allowDeleted)) throw notFound(modelId);
     return model;
@@ -196,10 +201,14 @@ export class LoggedModelService {
   }
 
   /**
-   * Records metric points a run logged against models (log-metric or log-batch with `model_id`).
-   * Checked before the run's own metrics are written: every model must exist.
+   * Checks metric points a run logs against models (log-metric or log-batch with `model_id`) before
+   * the run's own metrics are written: the dataset fields fit MLflow's limits, every model exists.
    */
   async checkMetricModels(metrics: readonly ModelMetricInput[]): Promise<void> {
+    metrics.forEach((m, i) => {
+      if ((m.datasetName ?? "").length > DATASET_NAME_LENGTH) throw invalidField(`metrics[${i}].dataset_name`, `must be at most ${DATASET_NAME_LENGTH} characters`);
+      if ((m.datasetDigest ?? "").length > DATASET_DIGEST_LENGTH) throw invalidField(`metrics[${i}].dataset_digest`, `must be at most ${DATASET_DIGEST_LENGTH} characters`);
+    });
     await this.checkModels(metrics.map((m) => m.modelId));
   }
 
@@ -208,6 +217,7 @@ export class LoggedModelService {
     for (const id of new Set(modelIds)) await this.get(id);
   }
 
+  /** Records metric points a run logged against models (checked first with checkMetricModels). */
   async logMetrics(runId: string, metrics: readonly ModelMetricInput[]): Promise<void> {
     if (metrics.length === 0) return;
     metrics.forEach((m, i) => validateMetric(m, `metrics[${i}]`));
@@ -228,7 +238,7 @@ export class LoggedModelService {
   /** Links a run to the models it produced (runs/outputs). */
   async logOutputs(run: RunInfo, models: readonly { modelId: string; step: number }[]): Promise<void> {
     if (models.length === 0) throw invalidField("models", "missing value for required parameter");
-    for (const m of models) await this.get(m.modelId);
+    await this.checkModels(models.map((m) => m.modelId));
     await this.store.loggedModels.linkRun(
       run.runId,
       models.map((m) => ({ modelId: m.modelId, direction: "output" as const, step: m.step })),
@@ -237,7 +247,7 @@ export class LoggedModelService {
 
   /** Links a run to the models it used (runs/log-inputs `models`). */
   async logInputs(run: RunInfo, modelIds: readonly string[]): Promise<void> {
-    for (const id of modelIds) await this.get(id);
+    await this.checkModels(modelIds);
     await this.store.loggedModels.linkRun(
       run.runId,
       modelIds.map((modelId) => ({ modelId, direction: "input" as const, step: 0 })),

@@ -268,6 +268,40 @@ for (const backend of metadataBackends) {
       expect(missing.json.message).toMatch(/experiment_ids/);
     });
 
+    test("malformed bodies on every logged-model endpoint: a 4xx, never a 5xx", async () => {
+      const exp = await newExperiment();
+      const id = await newModel(exp.id);
+      const runId = await newRun(exp.id);
+      const junk: unknown[] = [null, 7, "x", [], [1, 2], { a: 1 }, "x".repeat(100_000), -1, 1e300, true, "a\u0000b"];
+      const routes: [string, string, (v: unknown) => unknown][] = [
+        ["POST", "logged-models", (v) => ({ experiment_id: v, name: v, params: v, tags: v, source_run_id: v, model_type: v })],
+        ["POST", "logged-models", (v) => ({ experiment_id: exp.id, params: [{ key: v, value: v }] })],
+        ["POST", "logged-models", (v) => ({ experiment_id: exp.id, name: v })],
+        ["POST", "logged-models", (v) => ({ experiment_id: exp.id, model_type: v })],
+        ["POST", "logged-models", (v) => ({ experiment_id: exp.id, source_run_id: v })],
+        ["POST", "logged-models", (v) => ({ experiment_id: exp.id, tags: [{ key: "k", value: v }], params: [{ key: "p", value: v }] })],
+        ["POST", "logged-models/search", (v) => ({ experiment_ids: v, filter: v, datasets: v, order_by: v, max_results: v, page_token: v })],
+        ["POST", "logged-models/search", (v) => ({ experiment_ids: [exp.id, v], order_by: [{ field_name: v, ascending: v, dataset_name: v }] })],
+        ["PATCH", `logged-models/${id}`, (v) => ({ status: v })],
+        ["PATCH", `logged-models/${id}/tags`, (v) => ({ tags: [{ key: v, value: v }] })],
+        ["POST", `logged-models/${id}/params`, (v) => ({ params: v })],
+        ["POST", "runs/outputs", (v) => ({ run_id: runId, models: [{ model_id: v, step: v }] })],
+        ["POST", "runs/log-inputs", (v) => ({ run_id: runId, models: v })],
+        ["POST", "runs/log-metric", (v) => ({ run_id: runId, key: "k", value: 1, timestamp: 1, model_id: v, dataset_name: v, dataset_digest: v })],
+      ];
+      for (const [method, path, body] of routes) {
+        for (const v of junk) {
+          const r = await s.call(method, `${API}/${path}`, body(v));
+          expect(r.status, `${method} ${path} with ${JSON.stringify(v).slice(0, 40)}: ${JSON.stringify(r.json).slice(0, 200)}`).toBeLessThan(500);
+        }
+      }
+      for (const path of [`logged-models/${"m".repeat(5000)}`, "logged-models/%00", `logged-models/${id}/artifacts/files?artifact_file_path=%00`, `logged-models/${id}/artifacts/directories?artifact_directory_path=/etc`]) {
+        const r = await get(path);
+        expect(r.status, path).toBeGreaterThanOrEqual(400);
+        expect(r.status, path).toBeLessThan(500);
+      }
+    });
+
     test("tags and params: set, overwrite, delete; params are immutable; keys with '/'", async () => {
       const exp = await newExperiment();
       const id = await newModel(exp.id, { params: [{ key: "lr", value: "0.1" }] });
@@ -303,6 +337,8 @@ for (const backend of metadataBackends) {
       const cases: [string, string, unknown, number, RegExp][] = [
         ["POST", "logged-models", {}, 400, /'experiment_id'.*missing value/],
         ["POST", "logged-models", { experiment_id: "999999" }, 404, /No Experiment with id=999999/],
+        ["POST", "logged-models", { experiment_id: "abc" }, 404, /No Experiment with id=abc/],
+        ["POST", "logged-models/search", { experiment_ids: ["abc"] }, 200, /./],
         ["POST", "logged-models", { experiment_id: exp.id, name: "a/b" }, 400, /'name': must not contain/],
         ["POST", "logged-models", { experiment_id: exp.id, source_run_id: "0123456789abcdef0123456789abcdef" }, 404, /source_run_id/],
         ["POST", "logged-models", { experiment_id: exp.id, params: [{ key: "bad key!", value: "1" }] }, 400, /params\[0\]\.key/],
@@ -317,8 +353,11 @@ for (const backend of metadataBackends) {
       for (const [method, path, body, status, message] of cases) {
         const r = await s.call(method, `${API}/${path}`, body);
         expect(r.status, `${method} ${path}`).toBe(status);
-        expect(r.json.message, `${method} ${path}`).toMatch(message);
+        if (status !== 200) expect(r.json.message, `${method} ${path}`).toMatch(message);
       }
+      const digest = await post("runs/log-metric", { run_id: runId, key: "m", value: 1, timestamp: 1, model_id: id, dataset_name: "d", dataset_digest: "x".repeat(37) });
+      expect(digest.status).toBe(400);
+      expect(digest.json.message).toMatch(/'metrics\[0\]\.dataset_digest': must be at most 36 characters/);
       // A metric for an unknown model: 404, and the run's metric is not written either.
       const metric = await post("runs/log-metric", { run_id: runId, key: "m", value: 1, timestamp: 1, model_id: "m-00000000000000000000000000000000" });
       expect(metric.status).toBe(404);

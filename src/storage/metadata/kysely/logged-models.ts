@@ -136,11 +136,13 @@ export class LoggedModelQueries implements LoggedModelStore {
   }
 
   async list(experimentIds: readonly string[], stage: LifecycleStage, where: readonly Comparison[] = []): Promise<LoggedModel[]> {
-    if (experimentIds.length === 0) return [];
+    // Experiment ids are numbers here; another string names no experiment.
+    const ids = experimentIds.filter((id) => /^\d{1,18}$/.test(id)).map(Number);
+    if (ids.length === 0) return [];
     let query = this.db
       .selectFrom("logged_models")
       .selectAll()
-      .where("experiment_id", "in", experimentIds.map(Number))
+      .where("experiment_id", "in", ids)
       .where("lifecycle_stage", "=", stage);
     for (const c of where) {
       const column = COLUMNS[c.key];
