@@ -3,9 +3,9 @@
  * features and the target but no model outputs, and the performance baseline and CBPE need the
  * model's predictions and probabilities on it. The reference is scored as `flywheel predict` scores
  * a file (the package's feature list picks the columns), into a temporary Parquet file that has the
- * reference's columns plus the prediction and, for a binary classifier, the positive-class
- * probability. The monitor's reference settings are then completed with those column names and the
- * positive class.
+ * reference's columns plus `prediction` and, for a binary classifier, `probability` (the
+ * positive-class probability). The monitor's reference settings are then completed with those
+ * column names and the positive class.
  *
  * When the package names its classes and the target holds class ids (0, 1, ... as numbers), the
  * target is written as the class names, so it compares with the predictions (class names, as the
@@ -79,20 +79,26 @@ export async function scoreReference(
     const probability = probabilities?.find((p) => p.cls === positive)?.column;
     const classNames = pkg.flywheel?.classNames;
     // Class names that are the ids themselves ("0", "1") need no rewriting.
-    const renames = classNames !== undefined && classNames.some((c, i) => c !== String(i));
-    const named = ref.target === undefined || !renames ? scored : await withClassNames(dir, scored, ref.target, classNames);
+    const renames = classNames !== undefined && classNames.some((c, i) => c !== String(i)) ? classNames : undefined;
+    const kept = await keepColumns(dir, scored, {
+      added: result.addedColumns,
+      prediction,
+      probability,
+      target: renames === undefined ? undefined : ref.target,
+      classNames: renames ?? [],
+    });
     const { score: _score, ...rest } = ref;
     const reference = {
       ...rest,
-      ...(prediction === undefined ? {} : { prediction }),
-      ...(probability === undefined ? {} : { probability }),
-      ...(probability === undefined || positive === undefined ? {} : { positiveClass: positive }),
+      ...(kept.prediction === undefined ? {} : { prediction: kept.prediction }),
+      ...(kept.probability === undefined ? {} : { probability: kept.probability }),
+      ...(kept.probability === undefined || positive === undefined ? {} : { positiveClass: positive }),
     };
     const note =
-      `scored by ${version.name} version ${version.version} (${result.rows} rows): prediction ${prediction ?? "none"}` +
-      (probability === undefined ? "" : `, probability of class '${positive}'`) +
-      (named === scored ? "" : `, target class ids written as the package's class names`);
-    return { path: named, reference, note, cleanup };
+      `scored by ${version.name} version ${version.version} (${result.rows} rows): prediction '${kept.prediction ?? "none"}'` +
+      (kept.probability === undefined ? "" : `, '${kept.probability}' the probability of class '${positive}'`) +
+      (kept.targetNamed ? `, target class ids written as the package's class names` : "");
+    return { path: kept.path, reference, note, cleanup };
   } catch (e) {
     await cleanup();
     throw e;
@@ -102,26 +108,47 @@ export async function scoreReference(
 }
 
 /**
- * The scored file with its target written as class names, when every target value is a class id
- * (a whole number from 0 to the number of classes less one); else the scored file as it is.
+ * The reference as it is built: its own columns, then the prediction and the probability under
+ * the names `prediction` and `probability` (`scored_...` when the reference has such a column); the
+ * model's other outputs and the model name and version columns are left out. The target is written
+ * as class names when every value is a class id (a whole number from 0 to the number of classes
+ * less one).
  */
-async function withClassNames(dir: string, scored: string, target: string, classNames: readonly string[]): Promise<string> {
+async function keepColumns(
+  dir: string,
+  scored: string,
+  o: { added: readonly string[]; prediction: string | undefined; probability: string | undefined; target: string | undefined; classNames: readonly string[] },
+): Promise<{ path: string; prediction: string | undefined; probability: string | undefined; targetNamed: boolean }> {
   const db = await OfflineDb.open({ threads: 1 });
   try {
     const source = readFileSql(scored, "parquet");
-    const t = quoteIdentifier(target);
-    const ids = classNames.map((_, i) => quoteLiteral(String(i))).join(", ");
-    const rows = await db.query(
-      `SELECT count(*) FILTER (WHERE ${t} IS NOT NULL AND CAST(${t} AS VARCHAR) NOT IN (${ids})) AS others, ` +
-        `count(*) FILTER (WHERE ${t} IS NOT NULL) AS known, typeof(any_value(${t})) AS type FROM ${source}`,
-    );
-    const first = rows[0] ?? {};
-    const numeric = typeof first.type === "string" && /INT|DOUBLE|FLOAT|DECIMAL|HUGEINT/.test(first.type);
-    if (!numeric || Number(first.others) !== 0 || Number(first.known) === 0) return scored;
-    const cases = classNames.map((name, i) => `WHEN ${quoteLiteral(String(i))} THEN ${quoteLiteral(name)}`).join(" ");
-    const out = join(dir, "scored-named.parquet");
-    await db.run(`COPY (SELECT * REPLACE (CASE CAST(${t} AS VARCHAR) ${cases} END AS ${t}) FROM ${source}) TO ${quoteLiteral(out)} (FORMAT parquet)`);
-    return out;
+    const own = new Set((await db.describe(source)).map((c) => c.name.toLowerCase()).filter((c) => !o.added.some((a) => a.toLowerCase() === c)));
+    const nameFor = (wanted: string, column: string | undefined) => (column === undefined ? undefined : own.has(wanted) ? column : wanted);
+    const prediction = nameFor("prediction", o.prediction);
+    const probability = nameFor("probability", o.probability);
+    let replace = "";
+    if (o.target !== undefined) {
+      const t = quoteIdentifier(o.target);
+      const ids = o.classNames.map((_, i) => quoteLiteral(String(i))).join(", ");
+      const rows = await db.query(
+        `SELECT count(*) FILTER (WHERE ${t} IS NOT NULL AND CAST(${t} AS VARCHAR) NOT IN (${ids})) AS others, ` +
+          `count(*) FILTER (WHERE ${t} IS NOT NULL) AS known, typeof(any_value(${t})) AS type FROM ${source}`,
+      );
+      const first = rows[0] ?? {};
+      const numeric = typeof first.type === "string" && /INT|DOUBLE|FLOAT|DECIMAL|HUGEINT/.test(first.type);
+      if (numeric && Number(first.others) === 0 && Number(first.known) > 0) {
+        const cases = o.classNames.map((name, i) => `WHEN ${quoteLiteral(String(i))} THEN ${quoteLiteral(name)}`).join(" ");
+        replace = ` REPLACE (CASE CAST(${t} AS VARCHAR) ${cases} END AS ${t})`;
+      }
+    }
+    const outputs = [
+      ...(o.prediction === undefined ? [] : [`${quoteIdentifier(o.prediction)} AS ${quoteIdentifier(prediction as string)}`]),
+      ...(o.probability === undefined ? [] : [`${quoteIdentifier(o.probability)} AS ${quoteIdentifier(probability as string)}`]),
+    ];
+    const out = join(dir, "reference.parquet");
+    const exclude = o.added.map(quoteIdentifier).join(", ");
+    await db.run(`COPY (SELECT * EXCLUDE (${exclude})${replace}${outputs.map((x) => `, ${x}`).join("")} FROM ${source}) TO ${quoteLiteral(out)} (FORMAT parquet)`);
+    return { path: out, prediction, probability, targetNamed: replace !== "" };
   } finally {
     db.close();
   }

@@ -98,8 +98,9 @@ function printRun(run: unknown, shifted: Set<string>): void {
     if (check !== undefined) console.log(`    ${name}: ${check.status} - ${check.summary}`);
   }
   // The reference's scored prediction and probability (reference.score) are drift columns too.
-  const outputs = (w.checks.drift?.drifted ?? []).filter((c) => c.startsWith("scored_"));
-  const drifted = (w.checks.drift?.drifted ?? []).filter((c) => !c.startsWith("scored_"));
+  const isOutput = (c: string) => c === "prediction" || c === "probability";
+  const outputs = (w.checks.drift?.drifted ?? []).filter(isOutput);
+  const drifted = (w.checks.drift?.drifted ?? []).filter((c) => !isOutput(c));
   const expected = drifted.filter((c) => shifted.has(c)).length;
   console.log(
     `    drifted columns: ${expected} of the ${shifted.size} scaled ones, ${drifted.length - expected} others; model outputs drifted: ${outputs.length === 0 ? "none" : outputs.join(", ")}`,

@@ -88,7 +88,7 @@ for (const backend of metadataBackends) {
       const result = res.json.run.result;
       expect(result.reference.rows).toBe(3000);
       expect(result.reference.notes[0]).toBe(
-        "scored by churn version 1 (3000 rows): prediction scored_label, probability of class 'churn', target class ids written as the package's class names",
+        "scored by churn version 1 (3000 rows): prediction 'prediction', 'probability' the probability of class 'churn', target class ids written as the package's class names",
       );
       const windows = result.windows;
       // The baseline is the model's accuracy on its training set, computed here from the same rows.
@@ -101,8 +101,19 @@ for (const backend of metadataBackends) {
       }
       // The scored prediction and probability are compared with the log's: same model, same distribution.
       const drift = windows[0].checks.drift.report.columns.map((c: any) => `${c.column}:${c.role}`);
-      expect(drift).toEqual(["f1:feature", "f2:feature", "f3:feature", "f4:feature", "scored_label:prediction", "scored_probabilities_churn:prediction"]);
+      expect(drift).toEqual(["f1:feature", "f2:feature", "f3:feature", "f4:feature", "prediction:prediction", "probability:prediction"]);
       expect(windows.map((w: any) => w.checks.drift.status)).toEqual(["pass", "pass", "pass"]);
+    });
+
+    test("a reference that has a column named prediction keeps it; the scored one is scored_label", async () => {
+      const csv = join(dir.path, "with-prediction.csv");
+      writeFileSync(csv, ["f1,f2,f3,f4,y,prediction", ...reference.map((x) => `${x.f.join(",")},${x.y},stale`)].join("\n") + "\n");
+      const spec = { name: "churn-scored-2", model: "churn@champion", window: "1h", reference: { uri: csv, target: "y", score: true }, checks: { performance: { minLabelled: 20 } } };
+      expect((await s.call("POST", `${V1}/monitors`, spec)).status).toBe(200);
+      const res = await s.call("POST", `${V1}/monitors/churn-scored-2/run`, { until: new Date(T0 + HOUR).toISOString(), windows: 1 });
+      expect(res.json.run.result.reference.notes[0]).toMatch(/^scored by churn version 1 \(3000 rows\): prediction 'scored_label', 'probability' the probability of class 'churn'/);
+      const accuracy = reference.filter((x) => (x.p >= 0.5 ? 1 : 0) === x.y).length / reference.length;
+      expect(res.json.run.result.windows[0].checks.performance.baseline.accuracy).toBeCloseTo(accuracy, 3);
     });
 
     test("a reference the version cannot score is a recorded error run that says why", async () => {
