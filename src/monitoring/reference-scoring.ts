@@ -14,10 +14,9 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MLMODEL_FILE, onnxFlavorOf, parseMlmodel } from "../models/mlmodel.js";
 import { openScoringModel, scoreFile } from "../serving/batch-scoring.js";
+import { readModelPackage } from "../serving/scoring-model.js";
 import type { ArtifactStore } from "../storage/artifacts/artifact-store.js";
-import { joinKey, safeRelativePath } from "../storage/artifacts/safe-path.js";
 import type { ModelVersion } from "../storage/metadata/registry-store.js";
 import { OfflineDb, quoteIdentifier, quoteLiteral, readFileSql } from "../storage/offline/duckdb.js";
 import type { MonitorSpec } from "./monitor-spec.js";
@@ -40,13 +39,6 @@ export interface ScoredReference {
   cleanup(): Promise<void>;
 }
 
-async function readAll(store: ArtifactStore, key: string): Promise<Buffer> {
-  const { stream } = await store.get(key);
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
-  return Buffer.concat(chunks);
-}
-
 /** Scores the reference file at `path` with `version`; the caller builds the reference from the result. */
 export async function scoreReference(
   deps: { artifacts: ArtifactStore; packages: PackageLocator },
@@ -54,10 +46,7 @@ export async function scoreReference(
   version: ModelVersion,
   path: string,
 ): Promise<ScoredReference> {
-  // The registry answers mlflow-artifacts:/<key> for a version's package.
-  const key = safeRelativePath((await deps.packages.downloadUri(version.name, version.version)).replace(/^mlflow-artifacts:\/*/, ""));
-  const pkg = parseMlmodel((await readAll(deps.artifacts, joinKey(key, MLMODEL_FILE))).toString("utf8"));
-  const onnx = await readAll(deps.artifacts, joinKey(key, safeRelativePath(onnxFlavorOf(pkg).data)));
+  const { pkg, onnx } = await readModelPackage(deps.artifacts, await deps.packages.downloadUri(version.name, version.version));
   const model = await openScoringModel({ name: version.name, version: version.version, package: pkg, onnx });
   const dir = await mkdtemp(join(tmpdir(), "flywheel-scored-reference-"));
   const cleanup = () => rm(dir, { recursive: true, force: true });

@@ -7,17 +7,10 @@ import { parse as parseYaml } from "yaml";
 import { isFlywheelError } from "../core/errors.js";
 import { checkPackage } from "../models/check.js";
 import type { FlywheelModelMetadata } from "../models/metadata.js";
-import type { ArtifactStore } from "../storage/artifacts/artifact-store.js";
+import { readArtifact, type ArtifactStore } from "../storage/artifacts/artifact-store.js";
 import { joinKey, safeRelativePath } from "../storage/artifacts/safe-path.js";
 import type { VersionStatus } from "../storage/metadata/registry-store.js";
 import type { DeclaredFeatureCheck } from "./feature-check.js";
-
-async function readAll(store: ArtifactStore, key: string): Promise<Buffer> {
-  const { stream } = await store.get(key);
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 function failed(message: string): { status: VersionStatus; message: string } {
   return { status: "FAILED_REGISTRATION", message };
@@ -53,7 +46,7 @@ async function checkStoredPackageFiles(
   if (!entry.isDir) return failed(`the source names a file, not a model package directory ('${key}')`);
   const mlmodelEntry = await store.stat(joinKey(key, "MLmodel"));
   if (mlmodelEntry === undefined || mlmodelEntry.isDir) return failed("the package has no MLmodel file");
-  const mlmodel = (await readAll(store, joinKey(key, "MLmodel"))).toString("utf8");
+  const mlmodel = (await readArtifact(store, joinKey(key, "MLmodel"))).toString("utf8");
   let data: unknown;
   try {
     data = (parseYaml(mlmodel) as { flavors?: { onnx?: { data?: unknown } } } | null)?.flavors?.onnx?.data;
@@ -70,7 +63,7 @@ async function checkStoredPackageFiles(
     }
     const dataEntry = await store.stat(dataKey);
     if (dataEntry === undefined || dataEntry.isDir) return failed(`the ONNX file '${data}' named by MLmodel flavors.onnx.data is missing`);
-    onnx = await readAll(store, dataKey);
+    onnx = await readArtifact(store, dataKey);
   }
   const result = await checkPackage({ mlmodel, onnx });
   if (!result.ok) return failed(result.reason);

@@ -86,8 +86,16 @@ export class BatchInputs {
         const vector = chunk.getColumnVector(slot.firstColumn + j);
         const at = this.filled * slot.width + j;
         const column = slot.plan.columns[j] as string;
-        copyColumn(vector, from, count, slot, at, () => missing(slot.plan, column, vector, from, count, firstRow));
-        if (this.refuseNaN !== undefined && isFloat(slot.plan.dtype)) refuseNaN(this.refuseNaN.model, slot.plan, column, vector, from, count, firstRow);
+        const nan = this.refuseNaN;
+        copyColumn(
+          vector,
+          from,
+          count,
+          slot,
+          at,
+          () => missing(slot.plan, column, vector, from, count, firstRow),
+          nan === undefined ? undefined : (i, isNull) => refusedNaN(nan.model, slot.plan, column, firstRow + i, isNull),
+        );
       }
     }
     this.filled += count;
@@ -104,22 +112,12 @@ export class BatchInputs {
   }
 }
 
-function isFloat(dtype: TensorDtype): boolean {
-  return dtype === "float32" || dtype === "float64" || dtype === "float16";
-}
-
-/** Throws for the first NULL or NaN among the copied rows of a float column, for a model that does not take NaN. */
-function refuseNaN(model: string, plan: InputPlan, column: string, vector: { getItem(row: number): unknown }, from: number, count: number, firstRow: number): void {
-  for (let i = 0; i < count; i++) {
-    const v = vector.getItem(from + i) as number | null;
-    if (v === null || Number.isNaN(v)) {
-      const what = v === null ? "is empty (NULL)" : "holds NaN";
-      throw new FlywheelError(
-        "FW_REQUEST_INVALID_FIELD",
-        `row ${firstRow + i + 1}: column '${column}' ${what}, and ${model} does not take NaN in its input '${plan.name}' (its package sets allow_nan: false)`,
-      );
-    }
-  }
+/** The error for a NULL or NaN at `row` (0-based) of a float column, for a model that does not take NaN. */
+function refusedNaN(model: string, plan: InputPlan, column: string, row: number, isNull: boolean): FlywheelError {
+  return new FlywheelError(
+    "FW_REQUEST_INVALID_FIELD",
+    `row ${row + 1}: column '${column}' ${isNull ? "is empty (NULL)" : "holds NaN"}, and ${model} does not take NaN in its input '${plan.name}' (its package sets allow_nan: false)`,
+  );
 }
 
 /** The error for the first NULL among the copied rows of a column whose input cannot take one. */
@@ -134,20 +132,34 @@ function missing(plan: InputPlan, column: string, vector: { getItem(row: number)
 
 /**
  * Copies `count` values of a column into `slot.data` at `at`, `at + width`, ... NULL becomes NaN
- * for float inputs (as pandas reads a missing value) and is refused otherwise.
+ * for float inputs (as pandas reads a missing value) and is refused otherwise; with `onNaN` (a
+ * model that does not take NaN) a float NULL or NaN is refused too.
  */
-function copyColumn(vector: { getItem(row: number): unknown }, from: number, count: number, slot: Slot, at: number, onNull: () => FlywheelError): void {
+function copyColumn(
+  vector: { getItem(row: number): unknown },
+  from: number,
+  count: number,
+  slot: Slot,
+  at: number,
+  onNull: () => FlywheelError,
+  onNaN?: (i: number, isNull: boolean) => FlywheelError,
+): void {
   const { width } = slot;
+  const float = (i: number): number => {
+    const v = vector.getItem(from + i) as number | null;
+    if (onNaN !== undefined && (v === null || Number.isNaN(v))) throw onNaN(i, v === null);
+    return v ?? Number.NaN;
+  };
   switch (slot.plan.dtype) {
     case "float32":
     case "float64": {
       const out = slot.data as Float32Array | Float64Array;
-      for (let i = 0; i < count; i++) out[at + i * width] = (vector.getItem(from + i) as number | null) ?? Number.NaN;
+      for (let i = 0; i < count; i++) out[at + i * width] = float(i);
       return;
     }
     case "float16": {
       const out = slot.data as Uint16Array;
-      for (let i = 0; i < count; i++) out[at + i * width] = toFloat16Bits((vector.getItem(from + i) as number | null) ?? Number.NaN);
+      for (let i = 0; i < count; i++) out[at + i * width] = toFloat16Bits(float(i));
       return;
     }
     case "bool": {

@@ -6,12 +6,11 @@
  * takes effect on the next request, one made by another process (a replica, the CLI on the same
  * database) within that time. Sessions stay cached per version.
  */
+import { readModelPackage } from "./scoring-model.js";
 import type { InferenceSession } from "onnxruntime-node";
 import type { FlywheelModelMetadata } from "../models/metadata.js";
-import { MLMODEL_FILE, onnxFlavorOf, parseMlmodel } from "../models/mlmodel.js";
 import type { ModelRef } from "../registry/model-uri.js";
 import type { ArtifactStore } from "../storage/artifacts/artifact-store.js";
-import { joinKey, safeRelativePath } from "../storage/artifacts/safe-path.js";
 import type { Tag } from "../storage/metadata/common.js";
 import type { ModelVersion } from "../storage/metadata/registry-store.js";
 import { ServingSettingsCache, type ServingSettings } from "./serving-settings.js";
@@ -90,13 +89,6 @@ interface Entry {
   loaded?: Loaded;
   inFlight: number;
   retired: boolean;
-}
-
-async function readAll(store: ArtifactStore, key: string): Promise<Buffer> {
-  const { stream } = await store.get(key);
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
 
 const RESOLVED_CAP = 10_000;
@@ -343,10 +335,7 @@ export class ModelCache {
   private async load(v: ModelVersion): Promise<Loaded> {
     const what = `model '${v.name}' version ${v.version}`;
     try {
-      const uri = await this.registry.downloadUri(v.name, v.version);
-      const key = uri.replace(/^mlflow-artifacts:\/*/, "");
-      const pkg = parseMlmodel((await readAll(this.artifacts, joinKey(key, MLMODEL_FILE))).toString("utf8"));
-      const bytes = await readAll(this.artifacts, joinKey(key, safeRelativePath(onnxFlavorOf(pkg).data)));
+      const { pkg, onnx: bytes } = await readModelPackage(this.artifacts, await this.registry.downloadUri(v.name, v.version));
       const ort = await import("onnxruntime-node");
       const session = await ort.InferenceSession.create(bytes, {
         intraOpNumThreads: this.intraOpNumThreads,

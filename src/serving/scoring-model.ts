@@ -1,5 +1,7 @@
 /** A model package's ONNX graph loaded into ONNX Runtime for batch scoring, with what the package says about its columns. */
-import type { ModelPackage } from "../models/mlmodel.js";
+import { MLMODEL_FILE, onnxFlavorOf, parseMlmodel, type ModelPackage } from "../models/mlmodel.js";
+import { readArtifact, type ArtifactStore } from "../storage/artifacts/artifact-store.js";
+import { joinKey, safeRelativePath } from "../storage/artifacts/safe-path.js";
 import { servingSignature } from "./serving-signature.js";
 import type { RuntimeTensor, ServingSignature, TensorValue } from "./tensors.js";
 
@@ -16,6 +18,16 @@ export interface ScoringModel {
   allowNan: boolean;
   run(feeds: Record<string, TensorValue>, outputs: readonly string[]): Promise<Record<string, RuntimeTensor>>;
   release(): Promise<void>;
+}
+
+/**
+ * A registered version's package from the artifact store: its MLmodel and the ONNX graph its
+ * onnx flavor names. `uri` is where the registry says the package is (`mlflow-artifacts:/<key>`).
+ */
+export async function readModelPackage(artifacts: ArtifactStore, uri: string): Promise<{ pkg: ModelPackage; onnx: Buffer }> {
+  const key = safeRelativePath(uri.replace(/^mlflow-artifacts:\/*/, ""));
+  const pkg = parseMlmodel((await readArtifact(artifacts, joinKey(key, MLMODEL_FILE))).toString("utf8"));
+  return { pkg, onnx: await readArtifact(artifacts, joinKey(key, safeRelativePath(onnxFlavorOf(pkg).data))) };
 }
 
 /** Loads a model package's ONNX graph into ONNX Runtime. */

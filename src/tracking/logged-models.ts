@@ -18,10 +18,7 @@ import { decodePageToken, encodePageToken } from "./page-token.js";
 import { randomRunName } from "./run-names.js";
 import { parseFilter } from "./search-grammar.js";
 import { artifactKeyOfUri } from "./tracking-service.js";
-import { validateMaxResults, validateMetric, validateParam, validateTag } from "./validation.js";
-
-/** `m-` and 32 lowercase hex digits, as MLflow makes them. */
-export const LOGGED_MODEL_ID_RE = /^m-[0-9a-f]{32}$/;
+import { validateMaxResults, validateParam, validateTag } from "./validation.js";
 
 export function newLoggedModelId(): string {
   return `m-${randomBytes(16).toString("hex")}`;
@@ -38,29 +35,30 @@ const DEFAULT_SEARCH_MAX = 50;
 const DATASET_NAME_LENGTH = 500;
 const DATASET_DIGEST_LENGTH = 36;
 
-/** The attributes a search can filter and sort on, with their aliases. */
-const ATTRIBUTES: Record<string, keyof LoggedModel> = {
+/** The attributes a search can filter and sort on, with their aliases: the name the store compares. */
+const ATTRIBUTES: Record<string, string> = {
+  name: "name",
+  model_id: "model_id",
+  model_type: "model_type",
+  status: "status",
+  source_run_id: "source_run_id",
+  creation_timestamp: "creation_timestamp",
+  creation_time: "creation_timestamp",
+  last_updated_timestamp: "last_updated_timestamp",
+  last_updated_time: "last_updated_timestamp",
+};
+/** Where each attribute is on a LoggedModel. */
+const FIELDS: Record<string, keyof LoggedModel> = {
   name: "name",
   model_id: "modelId",
   model_type: "modelType",
   status: "status",
   source_run_id: "sourceRunId",
   creation_timestamp: "creationTimestamp",
-  creation_time: "creationTimestamp",
   last_updated_timestamp: "lastUpdatedTimestamp",
-  last_updated_time: "lastUpdatedTimestamp",
 };
-const NUMERIC = new Set<keyof LoggedModel>(["creationTimestamp", "lastUpdatedTimestamp"]);
-/** The store's name for each attribute. */
-const COLUMN_NAMES: Partial<Record<keyof LoggedModel, string>> = {
-  name: "name",
-  modelId: "model_id",
-  modelType: "model_type",
-  status: "status",
-  sourceRunId: "source_run_id",
-  creationTimestamp: "creation_timestamp",
-  lastUpdatedTimestamp: "last_updated_timestamp",
-};
+
+type Value = string | number | null | undefined;
 
 export interface CreateLoggedModelInput {
   experimentId: string;
@@ -111,12 +109,30 @@ function metricValue(model: LoggedModel, key: string, datasets: readonly Dataset
   return best?.value;
 }
 
-function attributeOf(key: string, where: string): keyof LoggedModel {
+/** The attribute's name as the store compares it. */
+function attributeOf(key: string, where: string): string {
   const attr = ATTRIBUTES[key];
   if (attr === undefined) {
     throw new FlywheelError("FW_SEARCH_INVALID_FILTER", `Invalid ${where} '${key}': logged models can be searched by ${Object.keys(ATTRIBUTES).join(", ")}, metrics.<key>, params.<key> and tags.<key>`);
   }
   return attr;
+}
+
+/** How a filter or order_by term reads its value from a model. */
+function valueOf(type: Comparison["type"], key: string, datasets: readonly DatasetRef[] | undefined): (m: LoggedModel) => Value {
+  switch (type) {
+    case "metric":
+      return (m) => metricValue(m, key, datasets);
+    case "param":
+      return (m) => m.params.find((p) => p.key === key)?.value;
+    case "tag":
+      return (m) => m.tags.find((t) => t.key === key)?.value;
+    case "dataset":
+    case "attribute": {
+      const field = FIELDS[attributeOf(key, "filter attribute")] as keyof LoggedModel;
+      return (m) => m[field] as Value;
+    }
+  }
 }
 
 export class LoggedModelService {
@@ -217,10 +233,12 @@ export class LoggedModelService {
     for (const id of new Set(modelIds)) await this.get(id);
   }
 
-  /** Records metric points a run logged against models (checked first with checkMetricModels). */
+  /**
+   * Records metric points a run logged against models, after checkMetricModels and after the run's
+   * batch (whose validation covers the points themselves) was written.
+   */
   async logMetrics(runId: string, metrics: readonly ModelMetricInput[]): Promise<void> {
     if (metrics.length === 0) return;
-    metrics.forEach((m, i) => validateMetric(m, `metrics[${i}]`));
     await this.store.loggedModels.logMetrics(
       metrics.map((m) => ({
         modelId: m.modelId,
@@ -245,9 +263,8 @@ export class LoggedModelService {
     );
   }
 
-  /** Links a run to the models it used (runs/log-inputs `models`). */
+  /** Links a run to the models it used (runs/log-inputs `models`), once checkModels has found them all. */
   async logInputs(run: RunInfo, modelIds: readonly string[]): Promise<void> {
-    await this.checkModels(modelIds);
     await this.store.loggedModels.linkRun(
       run.runId,
       modelIds.map((modelId) => ({ modelId, direction: "input" as const, step: 0 })),
@@ -265,11 +282,11 @@ export class LoggedModelService {
 
     // Comparisons on the model's own columns narrow the rows in the database; every comparison is
     // then checked here, so LIKE keeps one meaning whatever the database's collation.
-    const columns = filter.filter((c) => c.type === "attribute").map((c) => ({ ...c, key: COLUMN_NAMES[attributeOf(c.key, "filter attribute")] as string }));
+    const columns = filter.filter((c) => c.type === "attribute").map((c) => ({ ...c, key: attributeOf(c.key, "filter attribute") }));
     const all = await this.store.loggedModels.list(input.experimentIds, "active", columns);
     // Datasets narrow the metrics that filters compare (as MLflow's `datasets` does), not the models.
-    const datasets = input.datasets;
-    const found = all.filter((m) => filter.every((c) => compareValue(this.valueOf(m, c.type, c.key, datasets), c)));
+    const checks = filter.map((c) => ({ c, value: valueOf(c.type, c.key, input.datasets) }));
+    const found = all.filter((m) => checks.every(({ c, value }) => compareValue(value(m), c)));
     found.sort((a, b) => {
       for (const o of orderBy) {
         const x = o.value(a);
@@ -287,31 +304,13 @@ export class LoggedModelService {
     return offset + max < found.length ? { models, nextPageToken: encodePageToken(offset + max, query) } : { models };
   }
 
-  private orderOf(o: LoggedModelOrder): { ascending: boolean; value: (m: LoggedModel) => string | number | null | undefined } {
+  private orderOf(o: LoggedModelOrder): { ascending: boolean; value: (m: LoggedModel) => Value } {
     if (o.field.startsWith("metrics.")) {
       const key = o.field.slice("metrics.".length).replace(/^`(.*)`$/, "$1");
       const datasets = o.dataset === undefined || o.dataset.name === "" ? undefined : [o.dataset];
-      return { ascending: o.ascending, value: (m) => metricValue(m, key, datasets) };
+      return { ascending: o.ascending, value: valueOf("metric", key, datasets) };
     }
-    const attr = attributeOf(o.field.replace(/^attributes?\./, ""), "order_by field");
-    return { ascending: o.ascending, value: (m) => m[attr] as string | number | null };
-  }
-
-  private valueOf(m: LoggedModel, type: Comparison["type"], key: string, datasets: readonly DatasetRef[] | undefined): string | number | null | undefined {
-    switch (type) {
-      case "metric":
-        return metricValue(m, key, datasets);
-      case "param":
-        return m.params.find((p) => p.key === key)?.value;
-      case "tag":
-        return m.tags.find((t) => t.key === key)?.value;
-      case "dataset":
-      case "attribute": {
-        const attr = attributeOf(key, "filter attribute");
-        const v = m[attr] as string | number | null;
-        return NUMERIC.has(attr) ? Number(v) : v;
-      }
-    }
+    return { ascending: o.ascending, value: valueOf("attribute", attributeOf(o.field.replace(/^attributes?\./, ""), "order_by field"), undefined) };
   }
 
   /** Lists the model's artifacts under `path`, with paths relative to its artifact root. */

@@ -30,3 +30,11 @@ export interface ArtifactStore {
    */
   keyOfLocalPath?(path: string): string | undefined;
 }
+
+/** A whole object's bytes (for small ones: an MLmodel file, an ONNX graph). */
+export async function readArtifact(store: ArtifactStore, key: string): Promise<Buffer> {
+  const { stream } = await store.get(key);
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks);
+}
