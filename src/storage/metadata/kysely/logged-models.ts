@@ -45,7 +45,7 @@ export class LoggedModelQueries implements LoggedModelStore {
           source_run_id: input.sourceRunId,
         })
         .execute();
-      await this.upsert(trx, "logged_model_tags", input.modelId, input.tags);
+      await this.upsertTags(trx, input.modelId, input.tags);
       await this.insertParams(trx, input.modelId, input.params);
     });
     return (await this.get(input.modelId)) as LoggedModel;
@@ -74,7 +74,7 @@ export class LoggedModelQueries implements LoggedModelStore {
 
   async setTags(modelId: string, tags: Tag[], now: number): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      await this.upsert(trx, "logged_model_tags", modelId, tags);
+      await this.upsertTags(trx, modelId, tags);
       await this.touch(trx, modelId, now);
     });
   }
@@ -205,12 +205,12 @@ export class LoggedModelQueries implements LoggedModelStore {
     await trx.updateTable("logged_models").set({ last_updated_timestamp_ms: now }).where("model_id", "=", modelId).execute();
   }
 
-  private async upsert(trx: Transaction<Database>, table: "logged_model_tags", modelId: string, items: Tag[]): Promise<void> {
+  private async upsertTags(trx: Transaction<Database>, modelId: string, items: Tag[]): Promise<void> {
     // The last value of a key wins, as it would with the tags set one by one.
     const last = [...new Map(items.map((t) => [t.key, t])).values()].sort(byKey);
     for (let i = 0; i < last.length; i += CHUNK) {
       await trx
-        .insertInto(table)
+        .insertInto("logged_model_tags")
         .values(last.slice(i, i + CHUNK).map((t) => ({ model_id: modelId, key: t.key, value: t.value })))
         .onConflict((oc) => oc.columns(["model_id", "key"]).doUpdateSet({ value: (eb) => eb.ref("excluded.value") }))
         .execute();
